@@ -1,0 +1,61 @@
+"""gunicorn settings for the web dyno (the Procfile's ``web:`` line).
+
+Each setting says why it differs from gunicorn's default. Reference:
+https://docs.gunicorn.org/en/stable/settings.html and Heroku's own
+https://github.com/heroku/python-getting-started/blob/main/gunicorn.conf.py
+"""
+
+from jobs.settings import load_settings
+
+_settings = load_settings()
+
+# Heroku routes traffic to $PORT. "[::]" listens on IPv6 and, on Linux, IPv4
+# too, which Heroku's newer router and Private Spaces need.
+# https://devcenter.heroku.com/articles/runtime-principles#web-servers
+bind = [f"[::]:{_settings.port}"]
+
+# Heroku sets WEB_CONCURRENCY from the dyno's memory; 2 processes fit a
+# 512 MB dyno. https://devcenter.heroku.com/articles/python-concurrency
+workers = _settings.web_concurrency
+
+# Sync workers are right here: every request is short (it only enqueues), so
+# no request ties a process up for long.
+worker_class = "sync"
+
+# Load the app once in the master, before forking: workers share its memory
+# pages and start faster, and (off Heroku, without SECRET_KEY) share the one
+# random secret key, so CSRF tokens work whichever worker answers.
+preload_app = True
+
+# Heroku's router gives up on a request after 30 s (H12), so a request that
+# runs longer is already lost; kill its worker a little before that.
+# https://devcenter.heroku.com/articles/request-timeout
+timeout = 25
+
+# On SIGTERM Heroku waits 30 s before SIGKILL; finish in-flight requests well
+# within that. https://devcenter.heroku.com/articles/dynos#shutdown
+graceful_timeout = 20
+
+# Heroku's router keeps idle connections to the dyno open for up to 90 s; if
+# gunicorn closed them sooner the router could send a request down a closing
+# connection and answer the user with an error. Stay above 90 s.
+# https://devcenter.heroku.com/articles/http-routing#keepalives
+keepalive = 100
+
+# Heroku's logs are whatever goes to stdout/stderr; "-" means stdout.
+accesslog = "-"
+errorlog = "-"
+# logfmt, like the app's own lines; %({x-request-id}i) is Heroku's request id.
+access_log_format = (
+    'at=info logger=gunicorn.access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s request_id=%({x-request-id}i)s'
+)
+
+# Heroku's router connects from addresses we cannot list in advance; it
+# terminates TLS and sets X-Forwarded-Proto. Trust it only on Heroku.
+forwarded_allow_ips = "*" if _settings.on_heroku else "127.0.0.1,::1"
+
+# gunicorn 25.1+ opens a control socket at one fixed path in $HOME; a second
+# gunicorn on the same machine (tests, `heroku local`, two checkouts) would
+# take it over. Nothing here uses `gunicornc`, so leave it off.
+# https://docs.gunicorn.org/en/stable/settings.html#control-socket
+control_socket_disable = True

@@ -1,0 +1,43 @@
+"""The Redis connection and the RQ queue, shared by web, worker and CLI use."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from jobs.settings import Settings
+
+# Jobs are stored as JSON rather than pickle: anyone who can write to Redis
+# could otherwise make the worker unpickle (and so run) arbitrary code, and
+# JSON stays readable in the dashboard. Every Queue, Worker and Job.fetch must
+# use the same serializer.
+SERIALIZER = JSONSerializer
+
+
+def redis_connection_options(url: str) -> dict:
+    """Keyword arguments for ``Redis.from_url`` that suit ``url``.
+
+    Heroku Redis serves TLS (``rediss://``) with a self-signed certificate, so
+    verification has to be off or every connection fails
+    (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
+    """
+    options: dict = {
+        # Fail fast when Redis is down instead of hanging a web request.
+        "socket_connect_timeout": 2,
+        # Heroku Redis closes idle connections; ping before reusing an old one.
+        "health_check_interval": 30,
+    }
+    if url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = "none"
+    return options
+
+
+def connect_redis(url: str, **overrides) -> Redis:
+    options = redis_connection_options(url)
+    options.update(overrides)
+    return Redis.from_url(url, **options)
+
+
+def get_queue(connection: Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue_name, connection=connection, serializer=SERIALIZER)

@@ -1,0 +1,137 @@
+"""Every setting FibTastic reads from the environment, read in this one module.
+
+Web, worker and tests all call :func:`load_settings`; nothing else in the code
+base touches ``os.environ``. Heroku sets ``DYNO`` on every dyno, which is how we
+know we are in production and must refuse to start with missing secrets
+instead of failing at the first email (https://devcenter.heroku.com/articles/dyno-metadata).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+DEFAULT_REDIS_URL = "redis://localhost:6379"
+DEFAULT_SMTP_URL = "smtp://localhost:1025"
+DEFAULT_MAIL_FROM = "FibTastic <fibtastic@localhost>"
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _intervals(environ: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigurationError(f"{name} must be comma-separated seconds, like 10,30,120, not {raw!r}") from None
+    if any(value < 0 for value in values):
+        raise ConfigurationError(f"{name} must not contain negative numbers: {raw!r}")
+    return values
+
+
+def _optional(environ: Mapping[str, str], name: str) -> str | None:
+    return environ.get(name, "").strip() or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = DEFAULT_REDIS_URL
+    smtp_url: str = DEFAULT_SMTP_URL
+    smtp_url_is_explicit: bool = False
+    sendgrid_api_key: str | None = None
+    # Only tests and benchmarks change this: they point the real sendgrid
+    # client at a local stand-in of SendGrid's v3 API.
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    mail_from: str = DEFAULT_MAIL_FROM
+    mail_from_is_explicit: bool = False
+    # Seconds for one SMTP conversation or one SendGrid request; the sendgrid
+    # library waits forever by default.
+    mail_timeout: int = 10
+    secret_key: str | None = None
+    sentry_dsn: str | None = None
+    max_sequence_length: int = 1000
+    queue_name: str = "default"
+    # Waits between retries of a failed or interrupted job; one retry per entry.
+    retry_intervals: tuple[int, ...] = (10, 30, 120, 600)
+    job_timeout: int = 120
+    on_heroku: bool = False
+    environment: str = "development"
+    release: str | None = None
+    log_level: str = "INFO"
+    # How often (seconds) the worker looks for jobs whose worker died, and how
+    # often a running job's heartbeat is renewed. See worker/__main__.py.
+    worker_maintenance_interval: int = 30
+    worker_job_monitoring_interval: int = 10
+    port: int = 5000
+    web_concurrency: int = 2
+
+    @property
+    def mail_backend(self) -> str:
+        return "sendgrid" if self.sendgrid_api_key else "smtp"
+
+    def check_for_production(self) -> None:
+        """Raise ConfigurationError listing every setting Heroku needs but lacks."""
+        problems = []
+        if not self.secret_key:
+            problems.append(
+                "SECRET_KEY is not set (heroku config:set SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'))"
+            )
+        elif len(self.secret_key) < 32:
+            problems.append("SECRET_KEY is shorter than 32 characters; use a long random value")
+        if not self.sendgrid_api_key and not self.smtp_url_is_explicit:
+            problems.append("SENDGRID_API_KEY is not set (or set SMTP_URL to use another SMTP provider)")
+        if not self.mail_from_is_explicit:
+            problems.append("MAIL_FROM is not set (a sender address verified with your mail provider)")
+        if problems:
+            raise ConfigurationError("FibTastic cannot start on Heroku: " + "; ".join(problems))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    on_heroku = bool(env.get("DYNO"))
+    return Settings(
+        redis_url=_optional(env, "REDIS_URL") or DEFAULT_REDIS_URL,
+        smtp_url=_optional(env, "SMTP_URL") or DEFAULT_SMTP_URL,
+        smtp_url_is_explicit=_optional(env, "SMTP_URL") is not None,
+        sendgrid_api_key=_optional(env, "SENDGRID_API_KEY"),
+        sendgrid_api_host=_optional(env, "SENDGRID_API_HOST") or "https://api.sendgrid.com",
+        mail_from=_optional(env, "MAIL_FROM") or DEFAULT_MAIL_FROM,
+        mail_from_is_explicit=_optional(env, "MAIL_FROM") is not None,
+        mail_timeout=_integer(env, "MAIL_TIMEOUT", 10),
+        secret_key=_optional(env, "SECRET_KEY"),
+        sentry_dsn=_optional(env, "SENTRY_DSN"),
+        max_sequence_length=_integer(env, "MAX_SEQUENCE_LENGTH", 1000),
+        queue_name=_optional(env, "QUEUE_NAME") or "default",
+        retry_intervals=_intervals(env, "RETRY_INTERVALS", (10, 30, 120, 600)),
+        job_timeout=_integer(env, "JOB_TIMEOUT", 120),
+        on_heroku=on_heroku,
+        environment=_optional(env, "SENTRY_ENVIRONMENT") or ("production" if on_heroku else "development"),
+        # Heroku's dyno metadata (heroku labs:enable runtime-dyno-metadata).
+        release=_optional(env, "HEROKU_SLUG_COMMIT") or _optional(env, "HEROKU_RELEASE_VERSION"),
+        log_level=(_optional(env, "LOG_LEVEL") or "INFO").upper(),
+        worker_maintenance_interval=_integer(env, "WORKER_MAINTENANCE_INTERVAL", 30),
+        worker_job_monitoring_interval=_integer(env, "WORKER_JOB_MONITORING_INTERVAL", 10),
+        port=_integer(env, "PORT", 5000),
+        # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
+        web_concurrency=_integer(env, "WEB_CONCURRENCY", 2),
+    )

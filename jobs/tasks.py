@@ -1,0 +1,132 @@
+"""The background jobs: what the worker runs, and how the web enqueues it.
+
+To add your own job, write a function here (or in a module next to this one)
+that takes JSON-friendly arguments, and enqueue it with :func:`enqueue` the way
+:func:`enqueue_fibonacci_email` does. The README's "Add your own job" section
+walks through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from redis import Redis
+from rq import Callback, Queue, Retry, get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+from jobs.email_content import fibonacci_email
+from jobs.mail import Mailer, mailer_from_settings
+from jobs.privacy import mask_email
+from jobs.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+# Finished jobs stay visible on their status page for a day, failed ones for a
+# week (RQ's default keeps finished jobs only 500 s).
+RESULT_TTL = 24 * 60 * 60
+FAILURE_TTL = 7 * 24 * 60 * 60
+# How long we remember that a job's email was handed to the provider.
+SENT_MARKER_TTL = FAILURE_TTL
+
+
+class InvalidJobArguments(ValueError):
+    """The job was enqueued with arguments it can never succeed with."""
+
+    permanent = True
+
+
+@lru_cache(maxsize=1)
+def worker_settings() -> Settings:
+    """Settings for code running inside the worker, read once per process."""
+    return load_settings()
+
+
+@lru_cache(maxsize=1)
+def worker_mailer() -> Mailer:
+    return mailer_from_settings(worker_settings())
+
+
+def sent_marker_key(job_id: str) -> str:
+    return f"fibtastic:sent:{job_id}"
+
+
+def send_fibonacci_email(recipient: str, length: int) -> dict:
+    """Email ``recipient`` the first ``length`` Fibonacci numbers.
+
+    A job can run more than once: after a deploy interrupts it, or when its
+    worker dies and RQ finds it abandoned. A marker written right after the
+    provider accepts the email makes a rerun skip the send instead of mailing
+    the user twice.
+    """
+    settings = worker_settings()
+    if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= settings.max_sequence_length:
+        raise InvalidJobArguments(f"length must be a whole number from 1 to {settings.max_sequence_length}")
+    job = get_current_job()
+    marker = sent_marker_key(job.id) if job else None
+    if marker and job.connection.exists(marker):
+        log.info("email already sent, not sending again job_id=%s", job.id)
+        return {"length": length, "already_sent": True}
+
+    email = fibonacci_email(settings.mail_from, recipient, length)
+    worker_mailer().send(email)
+    if marker:
+        job.connection.set(marker, datetime.now(UTC).isoformat(), ex=SENT_MARKER_TTL)
+    log.info("email sent to=%s length=%d", mask_email(recipient), length)
+    return {"length": length, "already_sent": False}
+
+
+def failure_reason(exc_type: type[BaseException], exc_value: BaseException | None) -> str:
+    """A reason for the status page: specific for known failures, vague for bugs."""
+    if getattr(exc_value, "permanent", None) is not None:  # MailError, InvalidJobArguments
+        return str(exc_value)
+    if issubclass(exc_type, AbandonedJobError):
+        return "the worker stopped while sending (it was restarted or ran out of memory)"
+    if issubclass(exc_type, JobTimeoutException):
+        return "sending took too long"
+    if exc_type.__name__ == "ShutDownImminentException":
+        return "the worker was restarted while sending"
+    # Details of unexpected errors go to the logs and Sentry, not to users.
+    return f"an unexpected error occurred ({exc_type.__name__})"
+
+
+def record_failure(job: Job, connection: Redis, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback: runs after every failed attempt, before RQ decides to retry.
+
+    It stores a readable reason for the status page and stops retries for
+    failures that cannot pass (a refused recipient, a bad API key), so users
+    learn at once instead of after four retries.
+    """
+    job.meta["error"] = failure_reason(exc_type, exc_value)
+    job.meta["attempts"] = job.meta.get("attempts", 0) + 1
+    job.save_meta()
+    if getattr(exc_value, "permanent", False):
+        job.retries_left = 0
+
+
+def enqueue(queue: Queue, settings: Settings, function, *args, description: str | None = None, meta: dict | None = None) -> Job:
+    """Enqueue ``function(*args)`` with this project's retry and TTL policy.
+
+    ``description`` is what RQ logs and the dashboard shows for the job
+    (by default the call with its arguments): keep personal data out of it.
+    """
+    intervals = list(settings.retry_intervals)
+    return queue.enqueue(
+        function,
+        *args,
+        retry=Retry(max=len(intervals), interval=intervals),
+        job_timeout=settings.job_timeout,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        on_failure=Callback(record_failure),
+        description=description,
+        meta=meta or {},
+    )
+
+
+def enqueue_fibonacci_email(queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None) -> Job:
+    description = f"send_fibonacci_email(to={mask_email(recipient)}, length={length})"
+    return enqueue(queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta)

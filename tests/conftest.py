@@ -1,0 +1,93 @@
+"""Shared fixtures: a real Redis, a real SMTP server, a SendGrid stand-in, the app.
+
+Redis: a throwaway ``redis-server`` on a free port for the whole session, or
+the one at ``TEST_REDIS_URL`` (GitHub Actions' service container). Its
+database is flushed before every test that uses it, so never point
+TEST_REDIS_URL at data you want to keep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+import redis
+
+from jobs.connection import get_queue
+from jobs.settings import Settings
+from tests.support.processes import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.sendgrid_stub import SendGridStub
+from tests.support.smtp_sink import SmtpSink
+from web import create_app
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def settings(redis_url) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        # Nothing listens here unless a test starts an SMTP sink and replaces it.
+        smtp_url=f"smtp://127.0.0.1:{free_port()}",
+        secret_key=TEST_SECRET_KEY,
+        mail_from="FibTastic Tests <tests@fibtastic.test>",
+        mail_from_is_explicit=True,
+        max_sequence_length=1000,
+        retry_intervals=(0, 0),
+        mail_timeout=3,
+    )
+
+
+@pytest.fixture
+def app(settings, redis_conn):
+    return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def queue(redis_conn, settings):
+    return get_queue(redis_conn, settings)
+
+
+@pytest.fixture
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def sendgrid_stub():
+    stub = SendGridStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def settings_with(settings):
+    """``settings_with(smtp_url=...)``: the test settings with some changed."""
+    return lambda **changes: dataclasses.replace(settings, **changes)

@@ -1,0 +1,120 @@
+"""Helpers for tests that run real processes and servers on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 0.05, what: str = "condition") -> T:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+        except Exception as error:  # the thing may not be up yet; keep polling
+            last_error = error
+        else:
+            if result:
+                return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex((host, port)) == 0
+
+
+def app_environment(**settings: str) -> dict[str, str]:
+    """The environment for a web or worker process under test: this one,
+    minus anything that would make it talk to real services."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DYNO", "SENDGRID_API_KEY", "SENTRY_DSN", "SMTP_URL", "REDIS_URL", "MAIL_FROM", "SECRET_KEY", "PORT"}
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    # Procfile commands (gunicorn, python) must come from the test's own
+    # virtualenv even when it is not activated, as under `make test`.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(settings)
+    return env
+
+
+class Process:
+    """A child process whose output goes to a file the test can read."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path, cwd: Path = PROJECT_ROOT) -> None:
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(args, env=dict(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def send_signal(self, sig: int) -> None:
+        self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        """SIGTERM, then SIGKILL the whole process group if it will not go."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)  # stray work-horses too
+        self.popen.wait(5)
+        self._log.close()
+        return self.popen.returncode
+
+
+def python_process(module_args: list[str], env: Mapping[str, str], log_path: Path) -> Process:
+    return Process([sys.executable, *module_args], env, log_path)
+
+
+def environment_for(settings, **extra: str) -> dict[str, str]:
+    """Environment variables that make a web or worker process load ``settings``."""
+    values = {
+        "REDIS_URL": settings.redis_url,
+        "SMTP_URL": settings.smtp_url,
+        "MAIL_FROM": settings.mail_from,
+        "SECRET_KEY": settings.secret_key or "",
+        "MAX_SEQUENCE_LENGTH": str(settings.max_sequence_length),
+        "RETRY_INTERVALS": ",".join(str(seconds) for seconds in settings.retry_intervals),
+        "MAIL_TIMEOUT": str(settings.mail_timeout),
+        "QUEUE_NAME": settings.queue_name,
+    }
+    if settings.sendgrid_api_key:
+        values["SENDGRID_API_KEY"] = settings.sendgrid_api_key
+        values["SENDGRID_API_HOST"] = settings.sendgrid_api_host
+    values.update(extra)
+    return app_environment(**values)

@@ -1,0 +1,59 @@
+"""A throwaway redis-server on a free port, for the test session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import redis
+
+from tests.support.processes import free_port, wait_for
+
+
+class RedisServer:
+    def __init__(self, port: int | None = None) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError(
+                "redis-server is not on PATH. Install it (apt-get install redis-server, brew install redis) "
+                "or point TEST_REDIS_URL at a Redis whose data the tests may delete."
+            )
+        self.executable = executable
+        self.port = port or free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="fibtastic-redis-"))
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        wait_for(client.ping, timeout=10, what=f"redis-server on port {self.port}")
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,84 @@
+import pytest
+
+from jobs.settings import ConfigurationError, load_settings
+
+LONG_SECRET = "x" * 40
+
+
+def test_defaults_suit_local_development():
+    settings = load_settings({})
+    assert settings.redis_url == "redis://localhost:6379"
+    assert settings.smtp_url == "smtp://localhost:1025"
+    assert settings.max_sequence_length == 1000
+    assert settings.mail_backend == "smtp"
+    assert settings.on_heroku is False
+    assert settings.secret_key is None
+
+
+def test_reads_every_documented_variable():
+    settings = load_settings(
+        {
+            "REDIS_URL": "rediss://:pw@redis.example:6380",
+            "SMTP_URL": "smtp://mail.example:2525",
+            "SENDGRID_API_KEY": "SG.key",
+            "MAIL_FROM": "Numbers <numbers@example.com>",
+            "SECRET_KEY": LONG_SECRET,
+            "SENTRY_DSN": "https://key@sentry.example/1",
+            "MAX_SEQUENCE_LENGTH": "50",
+            "PORT": "8080",
+            "WEB_CONCURRENCY": "3",
+            "RETRY_INTERVALS": "1,2,3",
+        }
+    )
+    assert settings.redis_url == "rediss://:pw@redis.example:6380"
+    assert settings.smtp_url == "smtp://mail.example:2525"
+    assert settings.mail_backend == "sendgrid"
+    assert settings.mail_from == "Numbers <numbers@example.com>"
+    assert settings.secret_key == LONG_SECRET
+    assert settings.sentry_dsn == "https://key@sentry.example/1"
+    assert settings.max_sequence_length == 50
+    assert settings.port == 8080
+    assert settings.web_concurrency == 3
+    assert settings.retry_intervals == (1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_SEQUENCE_LENGTH", "many"),
+        ("MAX_SEQUENCE_LENGTH", "0"),
+        ("PORT", "http"),
+        ("RETRY_INTERVALS", "10,soon"),
+        ("RETRY_INTERVALS", "-1"),
+    ],
+)
+def test_malformed_numbers_are_reported_by_name(name, value):
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings({name: value})
+
+
+def test_heroku_refuses_to_start_without_secret_sender_or_key():
+    settings = load_settings({"DYNO": "web.1"})
+    assert settings.on_heroku
+    with pytest.raises(ConfigurationError) as raised:
+        settings.check_for_production()
+    message = str(raised.value)
+    assert "SECRET_KEY" in message and "SENDGRID_API_KEY" in message and "MAIL_FROM" in message
+
+
+def test_heroku_refuses_a_short_secret():
+    settings = load_settings({"DYNO": "web.1", "SECRET_KEY": "secret", "SENDGRID_API_KEY": "SG.x", "MAIL_FROM": "a@example.com"})
+    with pytest.raises(ConfigurationError, match="SECRET_KEY is shorter"):
+        settings.check_for_production()
+
+
+def test_heroku_accepts_complete_settings():
+    load_settings(
+        {"DYNO": "worker.1", "SECRET_KEY": LONG_SECRET, "SENDGRID_API_KEY": "SG.x", "MAIL_FROM": "a@example.com"}
+    ).check_for_production()
+
+
+def test_heroku_accepts_an_explicit_smtp_provider_instead_of_sendgrid():
+    load_settings(
+        {"DYNO": "worker.1", "SECRET_KEY": LONG_SECRET, "SMTP_URL": "smtps://u:p@smtp.example", "MAIL_FROM": "a@example.com"}
+    ).check_for_production()

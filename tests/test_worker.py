@@ -1,0 +1,140 @@
+"""Jobs run by the real worker process (``python -m worker --burst``) against
+a real Redis and a real SMTP server or the SendGrid stand-in."""
+
+from __future__ import annotations
+
+import pytest
+from rq.job import Job
+
+from jobs.connection import SERIALIZER
+from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
+from tests.support.mail_checks import assert_fibonacci_email, numbers_in_text
+from tests.support.processes import environment_for, python_process
+
+
+def run_worker_burst(settings, tmp_path, timeout=60) -> str:
+    process = python_process(["-m", "worker", "--burst"], environment_for(settings), tmp_path / "worker.log")
+    try:
+        returncode = process.wait(timeout)
+    finally:
+        process.stop()
+    output = process.output()
+    assert returncode == 0, output
+    return output
+
+
+def fetch(job_id, redis_conn) -> Job:
+    return Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
+
+
+def test_worker_sends_one_email_per_job(settings_with, smtp_sink, redis_conn, queue, tmp_path):
+    settings = settings_with(smtp_url=smtp_sink.url)
+    first = enqueue_fibonacci_email(queue, settings, "ada@example.com", 1000)
+    second = enqueue_fibonacci_email(queue, settings, "grace@example.com", 1)
+    output = run_worker_burst(settings, tmp_path)
+
+    messages = sorted(smtp_sink.wait_for_messages(2), key=lambda mail: mail.recipients)
+    assert len(messages) == 2
+    assert_fibonacci_email(messages[0], "ada@example.com", 1000)
+    assert_fibonacci_email(messages[1], "grace@example.com", 1)
+    assert messages[0].message["From"] == settings.mail_from
+    for job in (first, second):
+        assert fetch(job.id, redis_conn).get_status() == "finished"
+    # Addresses are masked in the worker's logs.
+    assert "ada@example.com" not in output and "a***@example.com" in output
+
+
+def test_worker_uses_sendgrid_when_a_key_is_set(settings_with, sendgrid_stub, redis_conn, queue, tmp_path):
+    settings = settings_with(sendgrid_api_key=sendgrid_stub.api_key, sendgrid_api_host=sendgrid_stub.host)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 40)
+    run_worker_burst(settings, tmp_path)
+    [body] = sendgrid_stub.accepted
+    assert body["personalizations"][0]["to"] == [{"email": "ada@example.com"}]
+    assert len(numbers_in_text(body["content"][0]["value"])) == 40
+    assert fetch(job.id, redis_conn).get_status() == "finished"
+
+
+def test_permanent_failure_fails_at_once_with_a_reason(settings_with, smtp_sink, redis_conn, queue, tmp_path, client):
+    smtp_sink.reply = "550 5.1.1 <nobody@example.com>: Recipient address rejected"
+    settings = settings_with(smtp_url=smtp_sink.url, retry_intervals=(0, 0, 0))
+    job = enqueue_fibonacci_email(queue, settings, "nobody@example.com", 5)
+    run_worker_burst(settings, tmp_path)
+
+    stored = fetch(job.id, redis_conn)
+    assert stored.get_status() == "failed"
+    assert stored.meta["attempts"] == 1  # no retries for a permanent failure
+    assert job.id in queue.failed_job_registry.get_job_ids()
+    status = client.get(f"/api/jobs/{job.id}").get_json()
+    assert status["status"] == "failed"
+    assert status["error"] == "the mail server answered 550 5.1.1 <nobody@example.com>: Recipient address rejected"
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "Recipient address rejected" in page and "Traceback" not in page
+
+
+def test_transient_failure_is_retried_then_fails_with_the_reason(settings_with, smtp_sink, redis_conn, queue, tmp_path, client):
+    smtp_sink.reply = "451 4.7.1 Greylisted, try again later"
+    settings = settings_with(smtp_url=smtp_sink.url, retry_intervals=(0, 0))
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    run_worker_burst(settings, tmp_path)
+
+    stored = fetch(job.id, redis_conn)
+    assert stored.get_status() == "failed"
+    assert stored.meta["attempts"] == 3  # the first try and two retries
+    assert client.get(f"/api/jobs/{job.id}").get_json()["error"] == "the mail server answered 451 4.7.1 Greylisted, try again later"
+
+
+def test_transient_failure_that_clears_up_sends_exactly_once(settings, settings_with, smtp_sink, redis_conn, queue, tmp_path):
+    job = enqueue_fibonacci_email(queue, settings_with(retry_intervals=(0,)), "ada@example.com", 5)
+    # settings.smtp_url is a port nothing listens on: connection refused, transient.
+    run_worker_burst(settings, tmp_path)
+    first_run = fetch(job.id, redis_conn)
+    assert first_run.get_status() == "failed"
+    assert first_run.meta["attempts"] == 2  # the first try and its one retry
+    assert "could not reach the mail server" in first_run.meta["error"]
+
+    # Requeue it (as `rq requeue` would) once the mail server is up.
+    queue.failed_job_registry.requeue(job.id)
+    run_worker_burst(settings_with(smtp_url=smtp_sink.url), tmp_path)
+    assert fetch(job.id, redis_conn).get_status() == "finished"
+    assert len(smtp_sink.wait_for_messages(1)) == 1
+
+
+def test_a_job_whose_email_was_already_sent_does_not_send_again(settings_with, smtp_sink, redis_conn, queue, tmp_path):
+    settings = settings_with(smtp_url=smtp_sink.url)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    # As if an earlier run of this job handed the email over, then died.
+    redis_conn.set(sent_marker_key(job.id), "earlier")
+    run_worker_burst(settings, tmp_path)
+    stored = fetch(job.id, redis_conn)
+    assert stored.get_status() == "finished"
+    assert stored.return_value() == {"length": 5, "already_sent": True}
+    assert smtp_sink.messages == []
+
+
+def test_a_sent_job_records_the_send(settings_with, smtp_sink, redis_conn, queue, tmp_path):
+    settings = settings_with(smtp_url=smtp_sink.url)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    run_worker_burst(settings, tmp_path)
+    assert redis_conn.exists(sent_marker_key(job.id))
+    assert 0 < redis_conn.ttl(sent_marker_key(job.id)) <= 7 * 24 * 3600
+
+
+@pytest.mark.parametrize("length", [0, 1001, "5", True])
+def test_a_job_enqueued_with_impossible_arguments_fails_without_retries(settings_with, smtp_sink, redis_conn, queue, tmp_path, length):
+    settings = settings_with(smtp_url=smtp_sink.url)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", length)
+    run_worker_burst(settings, tmp_path)
+    stored = fetch(job.id, redis_conn)
+    assert stored.get_status() == "failed"
+    assert stored.meta == {"error": "length must be a whole number from 1 to 1000", "attempts": 1}
+    assert smtp_sink.messages == []
+
+
+def test_worker_refuses_to_start_on_heroku_without_its_settings(settings, tmp_path):
+    env = environment_for(settings, DYNO="worker.1", SECRET_KEY="", MAIL_FROM="")
+    process = python_process(["-m", "worker"], env, tmp_path / "worker.log")
+    returncode = process.wait(30)
+    process.stop()
+    assert returncode == 2
+    output = process.output()
+    assert "FibTastic cannot start on Heroku" in output and "MAIL_FROM" in output and "SECRET_KEY" in output

@@ -1,0 +1,70 @@
+"""The FibTastic web app: a form, a status page and a JSON API that enqueue jobs.
+
+Run it with ``gunicorn "web:create_app()"`` (see the Procfile) or, while
+developing, ``flask --app web run --debug``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from jobs.connection import connect_redis, get_queue
+from jobs.logging_setup import configure_logging
+from jobs.monitoring import init_sentry
+from jobs.settings import Settings, load_settings
+
+csrf = CSRFProtect()
+
+# The form and the API take a few dozen bytes; refuse anything much larger
+# before reading it (413).
+MAX_BODY_BYTES = 16 * 1024
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``test_config`` may override Flask config and, under the
+    key ``FIBTASTIC_SETTINGS``, the settings otherwise read from the environment."""
+    test_config = dict(test_config or {})
+    settings: Settings = test_config.pop("FIBTASTIC_SETTINGS", None) or load_settings()
+    if settings.on_heroku:
+        settings.check_for_production()
+    if not test_config.get("TESTING"):
+        configure_logging(settings.log_level)
+        from sentry_sdk.integrations.flask import FlaskIntegration
+
+        init_sentry(settings, [FlaskIntegration()])
+
+    app = Flask(__name__)
+    app.config.from_mapping(
+        # Off Heroku a missing SECRET_KEY gets a random one per process: safe,
+        # but sessions and CSRF tokens then end with the process. gunicorn's
+        # preload_app shares one across its workers (gunicorn.conf.py).
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.on_heroku,
+        # The CSRF token lives in the session; a form left open for a day
+        # should still work.
+        WTF_CSRF_TIME_LIMIT=24 * 60 * 60,
+    )
+    app.config.update(test_config)
+
+    # Short socket timeouts: when Redis is down a request should fail in
+    # about a second with a 503, not hang until the router gives up at 30 s.
+    redis = connect_redis(settings.redis_url, socket_timeout=2)
+    app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
+
+    csrf.init_app(app)
+
+    from web import api, errors, pages, security_headers
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    security_headers.register(app)
+    return app

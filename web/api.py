@@ -1,0 +1,60 @@
+"""The JSON API: POST /api/sequences and GET /api/jobs/<id>."""
+
+from flask import Blueprint, jsonify, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from jobs.tasks import enqueue_fibonacci_email
+from web import csrf, services
+from web.forms import SequenceForm
+from web.job_status import describe, find_job
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+# API clients are not browsers carrying a session cookie, so CSRF does not
+# apply; it stays on for the HTML form.
+csrf.exempt(bp)
+
+
+def errors(status: int, **messages: str):
+    return jsonify({"errors": messages}), status
+
+
+@bp.post("/sequences")
+def create_sequence():
+    if not request.is_json:
+        return errors(415, body="Send a JSON object with Content-Type: application/json.")
+    payload = request.get_json(silent=True)
+    if payload is None:
+        return errors(400, body="The body is not valid JSON.")
+    if not isinstance(payload, dict):
+        return errors(400, body='The body must be a JSON object, like {"email": "you@example.com", "length": 10}.')
+
+    problems = {}
+    email, length = payload.get("email"), payload.get("length")
+    if email is not None and not isinstance(email, str):
+        problems["email"] = "Must be a string."
+    # bool is an int in Python, and 10.0 would silently become 10: refuse both.
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
+        problems["length"] = "Must be a whole number, like 10."
+    if problems:
+        return errors(422, **problems)
+
+    # The same form as the HTML page, so both apply the same rules.
+    formdata = MultiDict({key: str(value) for key, value in (("email", email), ("length", length)) if value is not None})
+    form = SequenceForm(formdata=formdata, meta={"csrf": False})
+    if not form.validate():
+        return errors(422, **{name: messages[0] for name, messages in form.errors.items()})
+
+    job = enqueue_fibonacci_email(services.queue(), services.settings(), form.email.data, form.length.data)
+    status_url = url_for("api.job", job_id=job.id, _external=True)
+    response = jsonify({"job_id": job.id, "status_url": status_url})
+    response.status_code = 202
+    response.headers["Location"] = status_url
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    found = find_job(job_id)
+    if found is None:
+        return errors(404, job_id="No job with this id (finished jobs are kept for a day).")
+    return jsonify(describe(found))

@@ -1,0 +1,72 @@
+"""Errors as JSON under /api/ and as pages elsewhere; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+import redis.exceptions
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+# How long a client should wait before trying again while Redis is away.
+RETRY_AFTER_SECONDS = 5
+
+MESSAGES = {
+    404: "There is nothing at this address.",
+    413: "The request body is too large.",
+    500: "Something went wrong on our side. It has been reported.",
+    503: "We cannot take new requests right now. Please try again in a few seconds.",
+}
+
+
+def error_response(status: int, title: str, message: str, field: str = "request") -> Response:
+    if request.path.startswith("/api/"):
+        response = jsonify({"errors": {field: message}})
+    else:
+        response = make_response(render_template("error.html", status=status, title=title, message=message))
+    response.status_code = status
+    return response
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    message = MESSAGES.get(status) or (f"{request.method} is not allowed here." if status == 405 else error.description)
+    response = error_response(status, error.name, message)
+    if status == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def handle_csrf_error(error: CSRFError):
+    # Usually a form left open past its session, or cookies blocked. Show the
+    # form again with what the user typed, and a fresh token.
+    from web.forms import SequenceForm
+    from web.services import settings
+
+    form = SequenceForm()
+    form.validate()
+    form.form_errors.append("The form expired. Please check it and submit again.")
+    return render_template("index.html", form=form, maximum=settings().max_sequence_length), 400
+
+
+def handle_redis_down(error: redis.exceptions.RedisError) -> Response:
+    log.error("redis unavailable: %s", error)
+    response = error_response(503, "Service Unavailable", MESSAGES[503], field="service")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def handle_unexpected(error: InternalServerError) -> Response:
+    return error_response(500, "Internal Server Error", MESSAGES[500])
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    # ConnectionError and TimeoutError: Redis down, restarting or unreachable.
+    app.register_error_handler(redis.exceptions.ConnectionError, handle_redis_down)
+    app.register_error_handler(redis.exceptions.TimeoutError, handle_redis_down)
+    app.register_error_handler(InternalServerError, handle_unexpected)

@@ -1,0 +1,35 @@
+"""The HTML side: the form, and a status page that follows the job."""
+
+from flask import Blueprint, abort, redirect, render_template, url_for
+
+from jobs.tasks import enqueue_fibonacci_email
+from web import services
+from web.forms import SequenceForm
+from web.job_status import describe, find_job
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", form=SequenceForm(), maximum=services.settings().max_sequence_length)
+
+
+@bp.post("/sequences")
+def create_sequence():
+    form = SequenceForm()
+    if not form.validate():
+        # 422 keeps the browser on the form, with what the user typed and
+        # each message beside its field.
+        return render_template("index.html", form=form, maximum=services.settings().max_sequence_length), 422
+    job = enqueue_fibonacci_email(services.queue(), services.settings(), form.email.data, form.length.data)
+    # 303 so a reload of the status page does not post the form again.
+    return redirect(url_for("pages.job_status", job_id=job.id), code=303)
+
+
+@bp.get("/jobs/<job_id>")
+def job_status(job_id: str):
+    job = find_job(job_id)
+    if job is None:
+        abort(404)
+    return render_template("job.html", job=describe(job))
