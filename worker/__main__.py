@@ -37,7 +37,7 @@ class FibTasticWorker(HerokuWorker):
         # Runs in the worker; the work-horse is forked inside, so RQ's lines,
         # the job's own and any Sentry event carry the job's request_id.
         with job_context(job):
-            log.info("job started function=%s attempt=%d", function_name(job), (job.number_of_retries or 0) + 1)
+            log.info("job started function=%s retries_left=%s", function_name(job), job.retries_left)
             super().execute_job(job, queue)
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
