@@ -149,3 +149,6 @@ def test_web_worker_and_cli_connect_to_rediss_with_a_self_signed_certificate(tls
 
     assert "1 queues" in run([sys.executable, "-m", "jobs.rq_cli", "info"], settings).stdout
     assert "1 queues" in run([rq_command(), "info", "--config", "jobs.rq_config", "--serializer", "json"], settings).stdout
+    # From a laptop, without the project: the option in the URL.
+    url_only = [rq_command(), "info", "--url", tls_redis_url + "?ssl_cert_reqs=none", "--serializer", "json"]
+    assert "1 queues" in run(url_only, settings, REDIS_URL="redis://127.0.0.1:9/0").stdout
