@@ -45,10 +45,32 @@ keepalive = 100
 # Heroku's logs are whatever goes to stdout/stderr; "-" means stdout.
 accesslog = "-"
 errorlog = "-"
-# logfmt, like the app's own lines; %({x-request-id}i) is Heroku's request id.
+# logfmt, like the app's own lines. request_id is the response's X-Request-ID:
+# Heroku's router's id, or the one the app made when there was none
+# (web/request_id.py), so it matches the app's lines for the request.
 access_log_format = (
-    'at=info logger=gunicorn.access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s request_id=%({x-request-id}i)s'
+    'at=info logger=gunicorn.access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s request_id=%({x-request-id}o)s'
 )
+# gunicorn's own lines (worker boots, timeouts) in logfmt too, on stdout. The
+# access lines are already logfmt, so their handler prints them as they are.
+# The app replaces the root handler with the same formatter (jobs/logging_setup.py).
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": ["logfmt"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["logfmt"], "propagate": False, "qualname": "gunicorn.error"},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False, "qualname": "gunicorn.access"},
+    },
+    "handlers": {
+        "logfmt": {"class": "logging.StreamHandler", "formatter": "logfmt", "stream": "ext://sys.stdout"},
+        "access": {"class": "logging.StreamHandler", "formatter": "as_is", "stream": "ext://sys.stdout"},
+    },
+    "formatters": {
+        "logfmt": {"()": "jobs.logging_setup.LogfmtFormatter"},
+        "as_is": {"()": "jobs.logging_setup.MaskedMessageFormatter"},
+    },
+}
 
 # Heroku's router connects from addresses we cannot list in advance; it
 # terminates TLS and sets X-Forwarded-Proto. Trust it only on Heroku.

@@ -33,6 +33,15 @@ def redis_connection_options(url: str) -> dict:
     return options
 
 
+def url_without_certificate_check(url: str) -> str:
+    """``url`` for tools that take only a URL, such as RQ's ``rq`` command:
+    for ``rediss://``, with the same verification-off option as a query
+    parameter, which redis-py reads (``?ssl_cert_reqs=none``)."""
+    if not url.startswith("rediss://") or "ssl_cert_reqs=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
+
+
 def connect_redis(url: str, **overrides) -> Redis:
     options = redis_connection_options(url)
     options.update(overrides)

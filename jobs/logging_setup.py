@@ -1,6 +1,10 @@
 """One log line per event, on stdout, in logfmt (Heroku's convention).
 
-    at=info logger=jobs.tasks msg="email sent" to=j***@example.com length=10
+    at=info logger=jobs.tasks msg="email sent to=j***@example.com length=5" request_id=3f1c... job_id=8e2d...
+
+``request_id`` and ``job_id`` come from :mod:`jobs.log_context` while a request
+or a job is being handled. Addresses are masked on the way out, whoever logged
+them (RQ's own lines, exception messages from mail servers, tracebacks).
 
 Heroku's log router collects stdout from every dyno
 (https://devcenter.heroku.com/articles/logging#writing-to-your-log).
@@ -10,6 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
+
+from jobs.log_context import current_fields
+from jobs.privacy import mask_emails_in
 
 
 def _quote(value: str) -> str:
@@ -22,9 +29,10 @@ def _quote(value: str) -> str:
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [f"at={record.levelname.lower()}", f"logger={record.name}", f"msg={_quote(record.getMessage())}"]
+        parts.extend(f"{name}={_quote(value)}" for name, value in current_fields().items())
         if record.exc_info:
             parts.append(f"error={_quote(self.formatException(record.exc_info))}")
-        return " ".join(parts)
+        return mask_emails_in(" ".join(parts))
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -34,3 +42,11 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class MaskedMessageFormatter(logging.Formatter):
+    """Prints a record's message as it is (gunicorn's access lines, already
+    logfmt), with addresses masked like every other line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_emails_in(record.getMessage())

@@ -1,10 +1,66 @@
-"""Sentry, initialised once per process and only when SENTRY_DSN is set."""
+"""Sentry, initialised once per process and only when SENTRY_DSN is set.
+
+Whatever reaches Sentry passes :func:`scrub_event` first: the values of the
+app's secrets become ``[Filtered]`` and email addresses are masked, wherever
+they appear (exception messages from mail servers quote the recipient, and
+Sentry records the local variables of every frame, such as ``recipient``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import sentry_sdk
+
+from jobs.privacy import mask_emails_in
 from jobs.settings import Settings
 
+FILTERED = "[Filtered]"
+# Settings whose whole value is a secret, by name.
+_SECRET_FIELD_SUFFIXES = ("_key", "_password", "_secret", "_token")
+
 _initialised = False
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value in ``settings``: keys, passwords, and passwords inside URLs."""
+    found = []
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if not isinstance(value, str) or not value:
+            continue
+        if field.name.endswith(_SECRET_FIELD_SUFFIXES):
+            found.append(value)
+        elif field.name.endswith("_url"):
+            password = urlsplit(value).password
+            if password:
+                found.append(password)
+    # Longest first, so a secret containing another is filtered whole.
+    return sorted(set(found), key=len, reverse=True)
+
+
+def scrub(value, secrets: Iterable[str]):
+    """``value`` (an event, or any part of one) with secrets filtered and addresses masked."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, FILTERED)
+        return mask_emails_in(value)
+    if isinstance(value, dict):
+        return {scrub(key, secrets): scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub(item, secrets) for item in value)
+    return value
+
+
+def scrub_event(secrets: list[str]):
+    """A ``before_send`` hook that scrubs every string in the event."""
+
+    def before_send(event, hint):
+        return scrub(event, secrets)
+
+    return before_send
 
 
 def init_sentry(settings: Settings, integrations: list) -> bool:
@@ -12,8 +68,7 @@ def init_sentry(settings: Settings, integrations: list) -> bool:
     global _initialised
     if _initialised or not settings.sentry_dsn:
         return _initialised
-    import sentry_sdk
-
+    before_send = scrub_event(secrets_of(settings))
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.environment,
@@ -21,7 +76,17 @@ def init_sentry(settings: Settings, integrations: list) -> bool:
         integrations=integrations,
         # Never send email addresses, cookies or request bodies to Sentry.
         send_default_pii=False,
-        traces_sample_rate=0.0,
+        max_request_body_size="never",
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        before_send=before_send,
+        before_send_transaction=before_send,
     )
     _initialised = True
     return True
+
+
+def set_tags(**tags: str | None) -> None:
+    """Tag whatever this request or job sends to Sentry (a no-op when Sentry is off)."""
+    for name, value in tags.items():
+        if value:
+            sentry_sdk.set_tag(name, value)

@@ -48,6 +48,19 @@ def _intervals(environ: Mapping[str, str], name: str, default: tuple[int, ...]) 
     return values
 
 
+def _fraction(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number from 0 to 1, like 0.1, not {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ConfigurationError(f"{name} must be from 0 to 1, not {value}")
+    return value
+
+
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     return environ.get(name, "").strip() or None
 
@@ -68,6 +81,9 @@ class Settings:
     mail_timeout: int = 10
     secret_key: str | None = None
     sentry_dsn: str | None = None
+    # Share of requests and jobs Sentry records as performance traces; 0 sends
+    # errors only (traces count against Sentry's quota).
+    sentry_traces_sample_rate: float = 0.0
     max_sequence_length: int = 1000
     queue_name: str = "default"
     # Waits between retries of a failed or interrupted job; one retry per entry.
@@ -120,6 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_timeout=_integer(env, "MAIL_TIMEOUT", 10),
         secret_key=_optional(env, "SECRET_KEY"),
         sentry_dsn=_optional(env, "SENTRY_DSN"),
+        sentry_traces_sample_rate=_fraction(env, "SENTRY_TRACES_SAMPLE_RATE", 0.0),
         max_sequence_length=_integer(env, "MAX_SEQUENCE_LENGTH", 1000),
         queue_name=_optional(env, "QUEUE_NAME") or "default",
         retry_intervals=_intervals(env, "RETRY_INTERVALS", (10, 30, 120, 600)),

@@ -18,6 +18,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
+from jobs import log_context
 from jobs.email_content import fibonacci_email
 from jobs.mail import Mailer, mailer_from_settings
 from jobs.privacy import mask_email
@@ -112,9 +113,14 @@ def enqueue(queue: Queue, settings: Settings, function, *args, description: str 
 
     ``description`` is what RQ logs and the dashboard shows for the job
     (by default the call with its arguments): keep personal data out of it.
+    Inside a web request the job's ``meta["request_id"]`` is that request's id,
+    so the worker's log lines for the job carry it too.
     """
     intervals = list(settings.retry_intervals)
-    return queue.enqueue(
+    request_id = log_context.current_request_id()
+    if request_id:
+        meta = {"request_id": request_id, **(meta or {})}
+    job = queue.enqueue(
         function,
         *args,
         retry=Retry(max=len(intervals), interval=intervals),
@@ -125,6 +131,8 @@ def enqueue(queue: Queue, settings: Settings, function, *args, description: str 
         description=description,
         meta=meta or {},
     )
+    log.info("job enqueued job_id=%s queue=%s description=%s", job.id, queue.name, job.description)
+    return job
 
 
 def enqueue_fibonacci_email(queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None) -> Job:

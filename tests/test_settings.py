@@ -82,3 +82,21 @@ def test_heroku_accepts_an_explicit_smtp_provider_instead_of_sendgrid():
     load_settings(
         {"DYNO": "worker.1", "SECRET_KEY": LONG_SECRET, "SMTP_URL": "smtps://u:p@smtp.example", "MAIL_FROM": "a@example.com"}
     ).check_for_production()
+
+
+def test_sentry_settings_come_from_the_environment_and_heroku_dyno_metadata():
+    settings = load_settings(
+        {"DYNO": "web.1", "HEROKU_RELEASE_VERSION": "v42", "HEROKU_SLUG_COMMIT": "2c3a0b24", "SENTRY_TRACES_SAMPLE_RATE": "0.25"}
+    )
+    assert settings.environment == "production"
+    assert settings.release == "2c3a0b24"
+    assert settings.sentry_traces_sample_rate == 0.25
+    assert load_settings({"HEROKU_RELEASE_VERSION": "v42", "SENTRY_ENVIRONMENT": "staging"}).release == "v42"
+    assert load_settings({"SENTRY_ENVIRONMENT": "staging"}).environment == "staging"
+    assert load_settings({}).sentry_traces_sample_rate == 0.0
+
+
+@pytest.mark.parametrize("value", ["lots", "1.5", "-0.1"])
+def test_a_traces_sample_rate_outside_0_to_1_is_refused(value):
+    with pytest.raises(ConfigurationError, match="SENTRY_TRACES_SAMPLE_RATE"):
+        load_settings({"SENTRY_TRACES_SAMPLE_RATE": value})

@@ -59,12 +59,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     redis = connect_redis(settings.redis_url, socket_timeout=2)
     app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
 
-    csrf.init_app(app)
+    from web import api, errors, health, pages, request_id, security_headers
 
-    from web import api, errors, pages, security_headers
+    # First, so requests that CSRF (or anything else) refuses carry an id too.
+    request_id.register(app)
+    csrf.init_app(app)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     errors.register(app)
     security_headers.register(app)
     return app

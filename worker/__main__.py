@@ -14,6 +14,8 @@ import argparse
 import logging
 import sys
 
+from rq.job import Job
+from rq.queue import Queue
 from rq.worker import HerokuWorker
 
 from jobs.connection import SERIALIZER, connect_redis, get_queue
@@ -21,6 +23,7 @@ from jobs.logging_setup import configure_logging
 from jobs.monitoring import init_sentry
 from jobs.settings import ConfigurationError, Settings, load_settings
 from jobs.tasks import worker_mailer
+from worker.monitoring import function_name, job_context, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
 
@@ -30,10 +33,21 @@ class FibTasticWorker(HerokuWorker):
     # Heroku's 30 s, leaving time for RQ to record the failure and retry.
     imminent_shutdown_delay = 5
 
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        # Runs in the worker; the work-horse is forked inside, so RQ's lines,
+        # the job's own and any Sentry event carry the job's request_id.
+        with job_context(job):
+            log.info("job started function=%s retries_left=%s", function_name(job), job.retries_left)
+            super().execute_job(job, queue)
+
+    def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        report_killed_work_horse(job, ret_val)
+
 
 def build_worker(settings: Settings) -> FibTasticWorker:
     connection = connect_redis(settings.redis_url)
-    return FibTasticWorker(
+    worker = FibTasticWorker(
         [get_queue(connection, settings)],
         connection=connection,
         serializer=SERIALIZER,
@@ -44,6 +58,9 @@ def build_worker(settings: Settings) -> FibTasticWorker:
         job_monitoring_interval=settings.worker_job_monitoring_interval,
         maintenance_interval=settings.worker_maintenance_interval,
     )
+    # Maintenance passes these to StartedJobRegistry.cleanup for abandoned jobs.
+    worker.push_exc_handler(report_abandoned_job)
+    return worker
 
 
 def main(argv: list[str] | None = None) -> int:

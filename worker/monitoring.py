@@ -1,0 +1,104 @@
+"""What the worker tells the logs and Sentry about each job.
+
+sentry-sdk's RQ integration reports an exception raised by a job only when no
+retries are left (``sentry_sdk/integrations/rq.py``: it checks
+``job.retries_left`` in ``Worker.handle_exception``), which is the policy here
+too: Sentry hears about a job once, when it fails for good, not once per
+attempt. The integration never sees two ways a job can fail, because no
+exception is raised in the work-horse:
+
+- the work-horse is killed (out of memory, ``kill -9``, or RQ killing a job
+  that ignored its timeout): the worker notices in ``monitor_work_horse``;
+- the whole worker dies, and maintenance in another worker later finds the job
+  abandoned (``StartedJobRegistry.cleanup`` calls the worker's exception
+  handlers with ``AbandonedJobError``).
+
+:func:`report_killed_work_horse` and :func:`report_abandoned_job` report those,
+again only when the job will not be retried. Each event carries the tags
+``job_id``, ``queue``, ``function`` and ``request_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sentry_sdk
+from rq.exceptions import AbandonedJobError, DeserializationError
+from rq.job import Job
+from sentry_sdk.utils import event_from_exception
+
+from jobs import log_context
+
+log = logging.getLogger(__name__)
+
+
+class WorkHorseKilled(RuntimeError):
+    """The process running a job died without raising (a signal, or out of memory)."""
+
+
+def _request_id(job: Job) -> str | None:
+    try:
+        return job.meta.get("request_id")
+    except DeserializationError:
+        return None
+
+
+def function_name(job: Job) -> str:
+    try:
+        return job.func_name
+    except DeserializationError:
+        return "<unreadable job>"
+
+
+def job_tags(job: Job) -> dict[str, str]:
+    tags = {"job_id": job.id, "queue": job.origin, "function": function_name(job)}
+    request_id = _request_id(job)
+    if request_id:
+        tags["request_id"] = request_id
+    return tags
+
+
+@contextmanager
+def job_context(job: Job) -> Iterator[None]:
+    """Log fields and Sentry tags for everything that happens to ``job`` in here,
+    in this process and in a work-horse forked from it."""
+    with log_context.bound(job_id=job.id, request_id=_request_id(job)), sentry_sdk.isolation_scope() as scope:
+        scope.set_tags(job_tags(job))
+        yield
+
+
+def _capture(job: Job, error: BaseException) -> None:
+    event, hint = event_from_exception(
+        (type(error), error, None),
+        client_options=sentry_sdk.get_client().options,
+        mechanism={"type": "rq", "handled": False},
+    )
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tags(job_tags(job))
+        sentry_sdk.capture_event(event, hint=hint)
+
+
+def report_killed_work_horse(job: Job, ret_val: int | None) -> None:
+    """Report a job whose work-horse died, unless RQ is about to retry it."""
+    if job.should_retry:
+        return
+    how = f"by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else f"with status {ret_val}"
+    # No job id in the message: Sentry groups events by it.
+    _capture(job, WorkHorseKilled(f"the work-horse running {function_name(job)} died {how} (killed, or out of memory)"))
+
+
+def report_abandoned_job(job: Job, exc_type, exc_value, traceback) -> bool:
+    """RQ exception handler: report a job found abandoned, unless it will be retried.
+
+    RQ runs the job's failure callback before this, and decides about the retry
+    after it, from the same ``retries_left``. Other exceptions reach Sentry
+    through the RQ integration; returning True lets later handlers run.
+    """
+    if issubclass(exc_type, AbandonedJobError) and not job.should_retry:
+        with log_context.bound(job_id=job.id, request_id=_request_id(job)):
+            log.warning("job abandoned by a worker that died, failing it for good")
+        _capture(job, AbandonedJobError(f"{function_name(job)} was abandoned: its worker stopped (killed, or out of memory)"))
+    return True
