@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Re-install only when a requirements file changes.
 INSTALLED := $(VENV)/.installed
+# The settings file `make dev` hands honcho (values there win over the environment).
+DEV_ENV_FILE ?= .env
 
 .DEFAULT_GOAL := help
 .PHONY: help install dev test lint format check-files clean
@@ -22,8 +24,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 install: $(INSTALLED) ## Create .venv and install the dev requirements
 
 dev: $(INSTALLED) ## Run Redis, a mail sink, web and worker (Ctrl-C stops all)
-	@echo "FibTastic: http://127.0.0.1:$${PORT:-5000}   caught mail: http://127.0.0.1:1080   (SMTP sink on 127.0.0.1:1025)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m scripts.dev --env-file "$(DEV_ENV_FILE)"
 
 test: $(INSTALLED) ## Run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
