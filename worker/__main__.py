@@ -14,7 +14,7 @@ import argparse
 import logging
 import sys
 
-from rq.worker import HerokuWorker
+from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.connection import SERIALIZER, connect_redis, get_queue
 from jobs.logging_setup import configure_logging
@@ -31,10 +31,11 @@ class FibTasticWorker(HerokuWorker):
     imminent_shutdown_delay = 5
 
 
-def build_worker(settings: Settings) -> FibTasticWorker:
+def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticWorker, name: str | None = None) -> BaseWorker:
     connection = connect_redis(settings.redis_url)
-    return FibTasticWorker(
+    return worker_class(
         [get_queue(connection, settings)],
+        name=name,
         connection=connection,
         serializer=SERIALIZER,
         # A job whose worker was SIGKILLed stays "started" until its heartbeat
@@ -44,6 +45,25 @@ def build_worker(settings: Settings) -> FibTasticWorker:
         job_monitoring_interval=settings.worker_job_monitoring_interval,
         maintenance_interval=settings.worker_maintenance_interval,
     )
+
+
+def run_pool(settings: Settings, burst: bool) -> int:
+    """WORKER_CONCURRENCY processes, each running jobs in process (worker/pool.py)."""
+    from worker.pool import FibTasticWorkerPool, InProcessHerokuWorker
+
+    connection = connect_redis(settings.redis_url)
+    pool = FibTasticWorkerPool(
+        lambda name: build_worker(settings, InProcessHerokuWorker, name=name),
+        settings.worker_concurrency,
+        queues=[get_queue(connection, settings)],
+        connection=connection,
+        serializer=SERIALIZER,
+    )
+    log.info(
+        "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
+    )
+    pool.start(burst=burst, logging_level=settings.log_level)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
+    if settings.worker_concurrency > 1:
+        return run_pool(settings, burst=options.burst)
     worker = build_worker(settings)
     log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
     # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the
