@@ -285,7 +285,7 @@ def bench_dyno(report: Report, redis: RedisServer, quick: bool) -> None:
 
 def bench_cpu(report: Report, redis: RedisServer, quick: bool) -> None:
     full = 1000 if quick else 10_000
-    forking = 200 if quick else 1000
+    forking = 200 if quick else 500
     report.add("## 3. CPU-bound throughput (SMTP sink answering at once, length 10)")
     report.add()
     rows = []
@@ -324,6 +324,10 @@ def bench_cpu(report: Report, redis: RedisServer, quick: bool) -> None:
 
 # 4. End-to-end latency ----------------------------------------------------------
 
+# Other users' jobs while the probes run: steady, and well inside what the
+# worker keeps up with (section 3), so the queue does not grow without end.
+BACKGROUND_RATE = 30
+
 
 def bench_latency(report: Report, redis: RedisServer, quick: bool) -> None:
     import http.client
@@ -340,22 +344,28 @@ def bench_latency(report: Report, redis: RedisServer, quick: bool) -> None:
         with running(web), running(worker_command("project", settings, "latency-worker.log", WORKER_CONCURRENCY=str(concurrency))):
             time.sleep(2)  # the pool's workers register
 
-            def submit(connection: http.client.HTTPConnection, recipient: str) -> None:
-                body = json.dumps({"email": recipient, "length": 10})
-                connection.request("POST", "/api/sequences", body=body, headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                connection.close()
+            def submit(connection: http.client.HTTPConnection, recipient: str, length: int = 10) -> None:
+                body = json.dumps({"email": recipient, "length": length})
+                try:
+                    connection.request("POST", "/api/sequences", body=body, headers={"Content-Type": "application/json"})
+                    connection.getresponse().read()
+                finally:
+                    connection.close()  # gunicorn's sync workers close it anyway
 
             def measure(label: str) -> None:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 sent_at = {}
                 for number in range(probes):
-                    recipient = f"probe-{label.replace(' ', '-')}-{number}@example.com"
+                    recipient = f"probe-{label.split()[0]}-{number}@example.com"
                     sent_at[recipient] = time.monotonic()
                     submit(connection, recipient)
                     time.sleep(0.1)
-                wait_for(lambda: all(r in sink.accepted_at for r in sent_at), timeout=60, what="every probe's email")
+                with contextlib.suppress(TimeoutError):
+                    wait_for(lambda: all(r in sink.accepted_at for r in sent_at), timeout=60, what="every probe's email")
+                arrived = sum(r in sink.accepted_at for r in sent_at)
+                if arrived < len(sent_at):
+                    rows.append([label, f"{arrived} of {probes} arrived within 60 s", "-", "-"])
+                    return
                 latencies = sorted((sink.accepted_at[r] - t) * 1000 for r, t in sent_at.items())
                 quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
                 rows.append([label, probes, f"{quantiles[49]:.1f}", f"{quantiles[98]:.1f}"])
@@ -363,11 +373,12 @@ def bench_latency(report: Report, redis: RedisServer, quick: bool) -> None:
             measure("idle")
             stop = threading.Event()
 
-            def background(rate: float = 100) -> None:
+            def background(rate: float = BACKGROUND_RATE) -> None:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 number, began = 0, time.monotonic()
                 while not stop.is_set():
-                    submit(connection, f"load{number}@example.com")
+                    with contextlib.suppress(OSError, http.client.HTTPException):
+                        submit(connection, f"load{number}@example.com")
                     number += 1
                     delay = began + number / rate - time.monotonic()
                     if delay > 0:
@@ -376,7 +387,7 @@ def bench_latency(report: Report, redis: RedisServer, quick: bool) -> None:
             loader = threading.Thread(target=background, daemon=True)
             loader.start()
             time.sleep(1)
-            measure("under load (100 other jobs/s through the same web and worker)")
+            measure(f"under load ({BACKGROUND_RATE} other jobs/s through the same web and worker)")
             stop.set()
             loader.join()
     report.table(["condition", "probes", "p50 ms", "p99 ms"], rows)
@@ -443,6 +454,7 @@ def main() -> int:
             bench_size(report)
     finally:
         redis.stop()
+        report.save()
     report.add(f"Load average after: {load_average()}; total {time.monotonic() - started:.0f} s; process logs in {LOGS}")
     report.save()
     print(f"\nwritten to {RESULTS.relative_to(PROJECT_ROOT)}")
