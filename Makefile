@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 DEV_ENV_FILE ?= .env
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint format check-files clean
+.PHONY: help install dev test lint format check-files clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,18 @@ format: $(INSTALLED) ## Reformat the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Celery (the peer in the CPU benchmark) gets its own virtualenv: it pins an
+# older python-dateutil than requirements.txt, and .venv must stay what deploys.
+CELERY_VENV := .venv-celery
+$(CELERY_VENV)/.installed: requirements.txt bench/requirements.txt
+	@test -x $(CELERY_VENV)/bin/python || $(PYTHON) -m venv $(CELERY_VENV)
+	$(CELERY_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(CELERY_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+bench: $(INSTALLED) $(CELERY_VENV)/.installed ## Run the benchmarks (~10 min on 2 cores); table also in bench/results/latest.md
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CELERY_VENV) .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -97,6 +97,10 @@ class Settings:
     # often a running job's heartbeat is renewed. See worker/__main__.py.
     worker_maintenance_interval: int = 30
     worker_job_monitoring_interval: int = 10
+    # Jobs one worker dyno runs at once: 1 is RQ's HerokuWorker forking a
+    # work-horse per job; N > 1 is N worker processes that each run jobs in
+    # process (worker/pool.py). docs/benchmarks.md shows how to choose it.
+    worker_concurrency: int = 1
     port: int = 5000
     web_concurrency: int = 2
 
@@ -148,6 +152,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=(_optional(env, "LOG_LEVEL") or "INFO").upper(),
         worker_maintenance_interval=_integer(env, "WORKER_MAINTENANCE_INTERVAL", 30),
         worker_job_monitoring_interval=_integer(env, "WORKER_JOB_MONITORING_INTERVAL", 10),
+        worker_concurrency=_integer(env, "WORKER_CONCURRENCY", 1),
         port=_integer(env, "PORT", 5000),
         # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
         web_concurrency=_integer(env, "WEB_CONCURRENCY", 2),

@@ -15,40 +15,33 @@ import logging
 import sys
 
 from rq.job import Job
-from rq.queue import Queue
-from rq.worker import HerokuWorker
+from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.connection import SERIALIZER, connect_redis, get_queue
 from jobs.logging_setup import configure_logging
 from jobs.monitoring import init_sentry
 from jobs.settings import ConfigurationError, Settings, load_settings
 from jobs.tasks import worker_mailer
-from worker.monitoring import function_name, job_context, report_abandoned_job, report_killed_work_horse
+from worker.monitoring import JobContextMixin, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
 
 
-class FibTasticWorker(HerokuWorker):
+class FibTasticWorker(JobContextMixin, HerokuWorker):
     # Seconds between SIGTERM and the job being interrupted; well inside
     # Heroku's 30 s, leaving time for RQ to record the failure and retry.
     imminent_shutdown_delay = 5
-
-    def execute_job(self, job: Job, queue: Queue) -> None:
-        # Runs in the worker; the work-horse is forked inside, so RQ's lines,
-        # the job's own and any Sentry event carry the job's request_id.
-        with job_context(job):
-            log.info("job started function=%s retries_left=%s", function_name(job), job.retries_left)
-            super().execute_job(job, queue)
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         report_killed_work_horse(job, ret_val)
 
 
-def build_worker(settings: Settings) -> FibTasticWorker:
+def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticWorker, name: str | None = None) -> BaseWorker:
     connection = connect_redis(settings.redis_url)
-    worker = FibTasticWorker(
+    worker = worker_class(
         [get_queue(connection, settings)],
+        name=name,
         connection=connection,
         serializer=SERIALIZER,
         # A job whose worker was SIGKILLed stays "started" until its heartbeat
@@ -61,6 +54,25 @@ def build_worker(settings: Settings) -> FibTasticWorker:
     # Maintenance passes these to StartedJobRegistry.cleanup for abandoned jobs.
     worker.push_exc_handler(report_abandoned_job)
     return worker
+
+
+def run_pool(settings: Settings, burst: bool) -> int:
+    """WORKER_CONCURRENCY processes, each running jobs in process (worker/pool.py)."""
+    from worker.pool import FibTasticWorkerPool, InProcessHerokuWorker
+
+    connection = connect_redis(settings.redis_url)
+    pool = FibTasticWorkerPool(
+        lambda name: build_worker(settings, InProcessHerokuWorker, name=name),
+        settings.worker_concurrency,
+        queues=[get_queue(connection, settings)],
+        connection=connection,
+        serializer=SERIALIZER,
+    )
+    log.info(
+        "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
+    )
+    pool.start(burst=burst, logging_level=settings.log_level)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
+    if settings.worker_concurrency > 1:
+        return run_pool(settings, burst=options.burst)
     worker = build_worker(settings)
     log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
     # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the

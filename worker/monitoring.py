@@ -102,3 +102,15 @@ def report_abandoned_job(job: Job, exc_type, exc_value, traceback) -> bool:
             log.warning("job abandoned by a worker that died, failing it for good")
         _capture(job, AbandonedJobError(f"{function_name(job)} was abandoned: its worker stopped (killed, or out of memory)"))
     return True
+
+
+class JobContextMixin:
+    """For RQ worker classes: while a job runs, every log line (RQ's own
+    included) and any Sentry event carries its job_id and request_id.
+    ``execute_job`` runs in the worker before any work-horse is forked, so a
+    forked work-horse inherits the context too."""
+
+    def execute_job(self, job: Job, queue) -> None:
+        with job_context(job):
+            logging.getLogger("worker").info("job started function=%s retries_left=%s", function_name(job), job.retries_left)
+            super().execute_job(job, queue)

@@ -7,6 +7,7 @@ STARTTLS when the server offers it; ``smtps://`` uses TLS from the start (port
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import ssl
@@ -27,6 +28,8 @@ class SmtpMailer:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
+        self._client: smtplib.SMTP | None = None
+        self._client_pid = 0
 
     def _connect(self) -> smtplib.SMTP:
         if self.implicit_tls:
@@ -38,26 +41,73 @@ class SmtpMailer:
             client.ehlo()
         return client
 
+    def _connection(self) -> smtplib.SMTP:
+        """This process's open connection, checked with NOOP, or a new one.
+
+        One SMTP conversation per process saves the connect, EHLO, STARTTLS
+        and AUTH round trips on every email after the first. The pid check
+        keeps a connection opened before a fork out of the child: two
+        processes writing to one socket would garble both conversations.
+        """
+        if self._client is not None and self._client_pid == os.getpid():
+            try:
+                if self._client.noop()[0] == 250:
+                    return self._client
+            except (OSError, smtplib.SMTPException):
+                pass  # the server closed it while idle (RFC 5321 allows 5 minutes)
+            self._discard()
+        self._client = None
+        client = self._connect()
+        if self.username:
+            client.login(self.username, self.password or "")
+        self._client, self._client_pid = client, os.getpid()
+        return client
+
+    def _discard(self) -> None:
+        """Drop the connection without QUIT: after an error or an interrupted
+        job its state is unknown, and QUIT would wait for a reply still due."""
+        if self._client is not None and self._client_pid == os.getpid():
+            self._client.close()
+        self._client = None
+
     def send(self, email: OutgoingEmail) -> None:
         message = to_mime(email)
         try:
-            with self._connect() as client:
-                if self.username:
-                    client.login(self.username, self.password or "")
-                # SMTPUTF8 only when the address needs it: not every server offers it.
-                options = ["SMTPUTF8"] if not (email.sender + email.recipient).isascii() else []
-                client.send_message(message, mail_options=options)
+            client = self._connection()
+            # SMTPUTF8 only when the address needs it: not every server offers it.
+            options = ["SMTPUTF8"] if not (email.sender + email.recipient).isascii() else []
+            client.send_message(message, mail_options=options)
         except smtplib.SMTPRecipientsRefused as error:
+            # The server refused this recipient; the conversation itself is
+            # fine, but RSET is no cheaper than a fresh start: drop it.
+            self._discard()
             code, reply = next(iter(error.recipients.values()))
             raise _classify(code, f"the mail server refused the recipient: {_text(reply)}") from error
         except smtplib.SMTPResponseException as error:
+            self._discard()
             raise _classify(error.smtp_code, f"the mail server answered {error.smtp_code} {_text(error.smtp_error)}") from error
         except smtplib.SMTPNotSupportedError as error:
+            self._discard()
             raise PermanentMailError(f"the mail server cannot take this message: {error}") from error
         except (OSError, smtplib.SMTPException) as error:
+            self._discard()
             # Connection refused, DNS failure, timeout, dropped connection.
             reason = "timed out" if isinstance(error, socket.timeout) else str(error) or type(error).__name__
             raise TransientMailError(f"could not reach the mail server at {self.host}:{self.port}: {reason}") from error
+        except BaseException:
+            # Interrupted mid-conversation (RQ's job timeout or shutdown): the
+            # socket may still owe us a reply, so it cannot be reused.
+            self._discard()
+            raise
+
+    def close(self) -> None:
+        """End this process's SMTP conversation politely, if one is open."""
+        if self._client is not None and self._client_pid == os.getpid():
+            try:
+                self._client.quit()
+            except (OSError, smtplib.SMTPException):
+                self._client.close()
+        self._client = None
 
 
 def _text(reply: bytes | str) -> str:

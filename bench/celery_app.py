@@ -1,0 +1,31 @@
+"""The peer: a Celery worker running the same job against the same Redis and mail sink.
+
+Run from .venv-celery (see bench/requirements.txt):
+    celery -A bench.celery_app worker --pool prefork --concurrency 1
+The task calls the same mailer and email code as FibTastic's RQ job, minus
+RQ's bookkeeping (sent marker, failure callback), which Celery does not have.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from jobs.email_content import fibonacci_email
+from jobs.tasks import worker_mailer, worker_settings
+
+settings = worker_settings()
+app = Celery("fibtastic_bench", broker=settings.redis_url)
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    # Like RQ: a job is acknowledged when it has run, and one is fetched at a time.
+    task_acks_late=True,
+    worker_prefetch_multiplier=1,
+    worker_hijack_root_logger=False,
+)
+
+
+@app.task(name="send_fibonacci_email")
+def send_fibonacci_email(recipient: str, length: int) -> None:
+    worker_mailer().send(fibonacci_email(settings.mail_from, recipient, length))

@@ -1,0 +1,92 @@
+"""WORKER_CONCURRENCY > 1: several worker processes, each running jobs in process.
+
+Sending an email is almost all waiting on the provider (SendGrid answers in
+about 150 ms), so a dyno sends as many emails per second as it has sends in
+flight. RQ's HerokuWorker runs one job at a time and forks a work-horse for
+each, so each send in flight costs two Python processes. Here the parent loads
+the code once, then forks N workers (RQ's WorkerPool supervises them and
+replaces any that die); each worker runs its jobs itself, without a fork per
+job, so each send in flight costs one process. docs/benchmarks.md has the
+numbers and the trade-offs (no work-horse isolation: a job that crashes the
+interpreter takes its worker process down, and the pool starts a new one).
+
+Heroku's SIGTERM keeps the meaning it has with HerokuWorker: a job still
+running ``imminent_shutdown_delay`` seconds later is interrupted with RQ's
+ShutDownImminentException, recorded as failed and retried from its Retry.
+A SIGKILLed worker's job is found abandoned by RQ's maintenance and retried,
+as with HerokuWorker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing import get_context
+
+from rq.exceptions import ShutDownImminentException
+from rq.worker import BaseWorker, SimpleWorker
+from rq.worker_pool import WorkerPool
+
+from worker.monitoring import JobContextMixin
+
+# Seconds between SIGTERM and the running job being interrupted; the same as
+# FibTasticWorker's, well inside the 30 s Heroku waits before SIGKILL.
+IMMINENT_SHUTDOWN_DELAY = 5
+
+
+class InProcessHerokuWorker(JobContextMixin, SimpleWorker):
+    """SimpleWorker (no fork per job) with HerokuWorker's SIGTERM behaviour."""
+
+    imminent_shutdown_delay = IMMINENT_SHUTDOWN_DELAY
+    _performing = False
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        signal.signal(signal.SIGRTMIN, self._interrupt_job)
+
+    def perform_job(self, job, queue, execution) -> bool:
+        self._performing = True
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            self._performing = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        super().handle_warm_shutdown_request()
+        if self._performing:
+            self.log.warning("imminent shutdown, interrupting the running job in %d seconds", self.imminent_shutdown_delay)
+            # A timer thread, not signal.alarm: the job's own timeout already
+            # uses SIGALRM in this process (RQ's UnixSignalDeathPenalty).
+            timer = threading.Timer(self.imminent_shutdown_delay, os.kill, (os.getpid(), signal.SIGRTMIN))
+            timer.daemon = True
+            timer.start()
+
+    def _interrupt_job(self, signum, frame) -> None:
+        # The job may have finished while the timer ran; then the worker is
+        # already on its way out and nothing needs interrupting.
+        if self._performing:
+            self.log.warning("raising ShutDownImminentException to interrupt the job")
+            raise ShutDownImminentException("shut down imminent (signal: SIGRTMIN)", {})
+
+
+class FibTasticWorkerPool(WorkerPool):
+    """RQ's WorkerPool, with workers built by ``make_worker`` (this project's
+    settings: serializer, maintenance intervals) instead of RQ's defaults."""
+
+    def __init__(self, make_worker: Callable[[str], BaseWorker], num_workers: int, **kwargs) -> None:
+        self.make_worker = make_worker
+        super().__init__(num_workers=num_workers, **kwargs)
+
+    def get_worker_process(self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO"):
+        # fork: the child inherits the code the parent already imported.
+        return get_context("fork").Process(
+            target=_run_worker,
+            args=(self.make_worker, name, burst, logging_level),
+            name=f"Worker {name} (WorkerPool {self.name})",
+        )
+
+
+def _run_worker(make_worker: Callable[[str], BaseWorker], name: str, burst: bool, logging_level: str) -> None:
+    make_worker(name).work(burst=burst, with_scheduler=True, logging_level=logging_level)
