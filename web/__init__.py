@@ -61,10 +61,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from web import api, errors, pages, security_headers
+    from web import api, dashboard, errors, heroku_https, pages, rate_limits, security_headers
 
+    if settings.on_heroku:
+        # First, so plain-HTTP requests are redirected before anything else.
+        heroku_https.register(app)
+    app.extensions["fibtastic"]["limiter"] = rate_limits.init_rate_limits(app, settings, [pages.bp, api.bp])
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    dashboard.init_dashboard(app, settings)
     errors.register(app)
     security_headers.register(app)
     return app

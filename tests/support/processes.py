@@ -112,6 +112,8 @@ def environment_for(settings, **extra: str) -> dict[str, str]:
         "RETRY_INTERVALS": ",".join(str(seconds) for seconds in settings.retry_intervals),
         "MAIL_TIMEOUT": str(settings.mail_timeout),
         "QUEUE_NAME": settings.queue_name,
+        "RATE_LIMIT_PER_IP": settings.rate_limit_per_ip,
+        "RATE_LIMIT_PER_RECIPIENT": settings.rate_limit_per_recipient,
     }
     if settings.sendgrid_api_key:
         values["SENDGRID_API_KEY"] = settings.sendgrid_api_key
