@@ -13,6 +13,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry as RedisRetry
 from rq import Callback, Queue, Retry, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -31,6 +35,12 @@ RESULT_TTL = 24 * 60 * 60
 FAILURE_TTL = 7 * 24 * 60 * 60
 # How long we remember that a job's email was handed to the provider.
 SENT_MARKER_TTL = FAILURE_TTL
+# Once the provider has accepted an email, recording that is what stops a
+# rerun from sending it again: keep trying through a Redis restart or
+# failover (about 40 s in all) rather than give up at the first error.
+SENT_MARKER_WRITE_RETRY = RedisRetry(
+    ExponentialBackoff(cap=5, base=0.25), retries=12, supported_errors=(RedisConnectionError, RedisTimeoutError)
+)
 
 
 class InvalidJobArguments(ValueError):
@@ -74,7 +84,11 @@ def send_fibonacci_email(recipient: str, length: int) -> dict:
     email = fibonacci_email(settings.mail_from, recipient, length)
     worker_mailer().send(email)
     if marker:
-        job.connection.set(marker, datetime.now(UTC).isoformat(), ex=SENT_MARKER_TTL)
+        sent_at = datetime.now(UTC).isoformat()
+        SENT_MARKER_WRITE_RETRY.call_with_retry(
+            lambda: job.connection.set(marker, sent_at, ex=SENT_MARKER_TTL),
+            lambda error: log.warning("could not record the send yet, retrying job_id=%s error=%s", job.id, error),
+        )
     log.info("email sent to=%s length=%d", mask_email(recipient), length)
     return {"length": length, "already_sent": False}
 

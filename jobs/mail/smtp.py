@@ -32,21 +32,42 @@ class SmtpMailer:
         if self.implicit_tls:
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        client.ehlo()
-        if client.has_extn("starttls"):
-            client.starttls(context=ssl.create_default_context())
+        try:
             client.ehlo()
+            if client.has_extn("starttls"):
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+        except BaseException:
+            client.close()
+            raise
         return client
 
-    def send(self, email: OutgoingEmail) -> None:
+    def _send(self, email: OutgoingEmail) -> None:
         message = to_mime(email)
+        client = self._connect()
         try:
-            with self._connect() as client:
-                if self.username:
-                    client.login(self.username, self.password or "")
-                # SMTPUTF8 only when the address needs it: not every server offers it.
-                options = ["SMTPUTF8"] if not (email.sender + email.recipient).isascii() else []
-                client.send_message(message, mail_options=options)
+            if self.username:
+                client.login(self.username, self.password or "")
+            # SMTPUTF8 only when the address needs it: not every server offers it.
+            options = ["SMTPUTF8"] if not (email.sender + email.recipient).isascii() else []
+            client.send_message(message, mail_options=options)
+        except BaseException:
+            # No polite QUIT after a failure or an interruption (a deploy's
+            # SIGTERM arrives here as RQ's ShutDownImminentException): the
+            # server may still owe the reply to an earlier command, which QUIT
+            # would read as its own and turn into a wrong error. Hang up.
+            client.close()
+            raise
+        # The server has accepted the message. A failed goodbye must not turn
+        # that into an error, or the job would retry and send it again.
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+
+    def send(self, email: OutgoingEmail) -> None:
+        try:
+            self._send(email)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             raise _classify(code, f"the mail server refused the recipient: {_text(reply)}") from error
@@ -65,5 +86,6 @@ def _text(reply: bytes | str) -> str:
 
 
 def _classify(code: int, reason: str) -> TransientMailError | PermanentMailError:
-    # RFC 5321: 4xx are transient failures, 5xx permanent.
-    return TransientMailError(reason) if 400 <= code < 500 else PermanentMailError(reason)
+    # RFC 5321: 5xx are permanent failures, 4xx transient. Any other code in
+    # an error means the conversation went wrong, which may pass too.
+    return PermanentMailError(reason) if 500 <= code < 600 else TransientMailError(reason)
