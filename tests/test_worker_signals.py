@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
@@ -13,7 +12,7 @@ from rq.registry import StartedJobRegistry
 from jobs.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
 from tests.support.mail_checks import assert_fibonacci_email
-from tests.support.processes import environment_for, python_process, wait_for
+from tests.support.processes import environment_for, kill_tree, python_process, wait_for
 from tests.support.slow_smtp import StallingSmtpSink
 
 pytestmark = pytest.mark.slow
@@ -83,9 +82,10 @@ def test_sigkill_mid_job_is_found_abandoned_and_run_again(settings_with, stallin
     doomed = start_worker(settings, tmp_path, "doomed", **intervals)
     try:
         assert stalling_sink.stalled.wait(30), doomed.output()
-        # kill -9 the worker, its work-horse and its scheduler: what the
-        # kernel's OOM killer or Heroku's R15 does to the whole dyno.
-        os.killpg(doomed.pid, signal.SIGKILL)
+        # kill -9 the worker, its work-horse and its scheduler: what Heroku
+        # does to the whole dyno when it runs out of memory (R15).
+        killed_pids = kill_tree(doomed.pid)
+        assert len(killed_pids) >= 3, "worker, work-horse and scheduler"
         doomed.wait(10)
     finally:
         doomed.stop()
@@ -99,7 +99,9 @@ def test_sigkill_mid_job_is_found_abandoned_and_run_again(settings_with, stallin
     stalling_sink.stall_seconds = 0
     replacement = start_worker(settings, tmp_path, "replacement", **intervals)
     try:
-        wait_for(lambda: fetch(job.id, redis_conn).get_status() == "finished", timeout=120, interval=0.5, what="the abandoned job to run again")
+        wait_for(
+            lambda: fetch(job.id, redis_conn).get_status() == "finished", timeout=120, interval=0.5, what="the abandoned job to run again"
+        )
     finally:
         replacement.stop()
 

@@ -15,6 +15,7 @@ X-Forwarded-For, which a client cannot forge.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 
@@ -66,9 +67,26 @@ def storage_options(settings: Settings) -> dict:
     return options
 
 
+class RedisDownWithoutTraceback(logging.Filter):
+    """flask-limiter logs a swallowed storage error with its whole traceback,
+    on every request while Redis is away. One line says as much."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, RedisError):
+            record.msg = f"{record.getMessage()}: redis unavailable: {error}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def init_rate_limits(app: Flask, settings: Settings, submission_blueprints: list[Blueprint]) -> Limiter:
     per_ip = _check("RATE_LIMIT_PER_IP", settings.rate_limit_per_ip)
     per_recipient = _check("RATE_LIMIT_PER_RECIPIENT", settings.rate_limit_per_recipient)
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(existing, RedisDownWithoutTraceback) for existing in limiter_log.filters):
+        limiter_log.addFilter(RedisDownWithoutTraceback())
     limiter = Limiter(
         get_remote_address,
         app=app,
