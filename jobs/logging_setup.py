@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from jobs.privacy import mask_emails_in
+
 
 def _quote(value: str) -> str:
     if value and not any(character in value for character in ' "=\n\t'):
@@ -20,10 +22,14 @@ def _quote(value: str) -> str:
 
 
 class LogfmtFormatter(logging.Formatter):
+    """Masks every address in the message and the traceback: libraries (RQ
+    logging a failed job, a mail server's reply in an exception) do not know
+    to, and logs are kept and shared longer than anyone expects."""
+
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"at={record.levelname.lower()}", f"logger={record.name}", f"msg={_quote(record.getMessage())}"]
+        parts = [f"at={record.levelname.lower()}", f"logger={record.name}", f"msg={_quote(mask_emails_in(record.getMessage()))}"]
         if record.exc_info:
-            parts.append(f"error={_quote(self.formatException(record.exc_info))}")
+            parts.append(f"error={_quote(mask_emails_in(self.formatException(record.exc_info)))}")
         return " ".join(parts)
 
 
