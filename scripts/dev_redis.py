@@ -44,7 +44,7 @@ def main() -> int:
     print(f"dev-redis: starting {executable} on port {port} (data is not saved)", flush=True)
     directory = tempfile.mkdtemp(prefix="fibtastic-dev-redis-")
     # exec: honcho's Ctrl-C then reaches redis-server itself.
-    os.execv(executable, [executable, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory])  # noqa: S606 - a fixed binary, no shell
+    os.execv(executable, [executable, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory])  # noqa: S606  # nosec B606 - a fixed binary from PATH, no shell
 
 
 if __name__ == "__main__":

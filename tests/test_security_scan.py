@@ -1,0 +1,30 @@
+"""bandit, the security linter, over the app's code (config in pyproject.toml)."""
+
+import subprocess
+import sys
+
+from tests.support.processes import PROJECT_ROOT
+
+
+def test_bandit_finds_nothing():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bandit",
+            "-c",
+            "pyproject.toml",
+            "-r",
+            ".",
+            "--quiet",
+            "--format",
+            "custom",
+            "--msg-template",
+            "{relpath}:{line}: {test_id} {severity} {msg}",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
