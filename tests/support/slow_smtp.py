@@ -21,6 +21,7 @@ class StallingSmtpSink(SmtpSink):
         self.stall_seconds = 0.0
         self.stalled = threading.Event()  # a conversation has reached the stall
         self.stalls_finished = 0
+        self.rcpt_reply: str | None = None  # e.g. "550 5.1.1 no such user", refused at RCPT TO
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.stall_seconds:
@@ -30,5 +31,7 @@ class StallingSmtpSink(SmtpSink):
             finally:  # aiosmtpd cancels the handler when the client hangs up
                 with self.lock:
                     self.stalls_finished += 1
+        if self.rcpt_reply:
+            return self.rcpt_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
