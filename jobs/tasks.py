@@ -35,6 +35,8 @@ RESULT_TTL = 24 * 60 * 60
 FAILURE_TTL = 7 * 24 * 60 * 60
 # How long we remember that a job's email was handed to the provider.
 SENT_MARKER_TTL = FAILURE_TTL
+# Seconds a run holds its claim to send (see send_fibonacci_email).
+SENDING_CLAIM_TTL = 60
 # Once the provider has accepted an email, recording that is what stops a
 # rerun from sending it again: keep trying through a Redis restart or
 # failover (about 40 s in all) rather than give up at the first error.
@@ -64,6 +66,10 @@ def sent_marker_key(job_id: str) -> str:
     return f"fibtastic:sent:{job_id}"
 
 
+def sending_claim_key(job_id: str) -> str:
+    return f"fibtastic:sending:{job_id}"
+
+
 def send_fibonacci_email(recipient: str, length: int) -> dict:
     """Email ``recipient`` the first ``length`` Fibonacci numbers.
 
@@ -80,9 +86,22 @@ def send_fibonacci_email(recipient: str, length: int) -> dict:
     if marker and job.connection.exists(marker):
         log.info("email already sent, not sending again job_id=%s", job.id)
         return {"length": length, "already_sent": True}
+    # The same job can be running twice at once: a Redis client that retries
+    # a write whose reply was lost can push its id onto the queue twice. Only
+    # the run that claims it sends. The claim lapses by itself if that run is
+    # killed, before RQ can find the job abandoned (heartbeat + 60 s or more).
+    claim = sending_claim_key(job.id) if job else None
+    if claim and not job.connection.set(claim, job.worker_name or "-", nx=True, ex=SENDING_CLAIM_TTL):
+        log.warning("another run of this job is sending it, not sending again job_id=%s", job.id)
+        return {"length": length, "already_sent": True}
 
     email = fibonacci_email(settings.mail_from, recipient, length)
-    worker_mailer().send(email)
+    try:
+        worker_mailer().send(email)
+    except BaseException:
+        if claim:  # not sent: a retry may try again at once
+            job.connection.delete(claim)
+        raise
     if marker:
         sent_at = datetime.now(UTC).isoformat()
         SENT_MARKER_WRITE_RETRY.call_with_retry(
@@ -121,7 +140,15 @@ def record_failure(job: Job, connection: Redis, exc_type, exc_value, traceback) 
         job.retries_left = 0
 
 
-def enqueue(queue: Queue, settings: Settings, function, *args, description: str | None = None, meta: dict | None = None) -> Job:
+def enqueue(
+    queue: Queue,
+    settings: Settings,
+    function,
+    *args,
+    description: str | None = None,
+    meta: dict | None = None,
+    job_id: str | None = None,
+) -> Job:
     """Enqueue ``function(*args)`` with this project's retry and TTL policy.
 
     ``description`` is what RQ logs and the dashboard shows for the job
@@ -138,9 +165,12 @@ def enqueue(queue: Queue, settings: Settings, function, *args, description: str 
         on_failure=Callback(record_failure),
         description=description,
         meta=meta or {},
+        job_id=job_id,
     )
 
 
-def enqueue_fibonacci_email(queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None) -> Job:
+def enqueue_fibonacci_email(
+    queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None, job_id: str | None = None
+) -> Job:
     description = f"send_fibonacci_email(to={mask_email(recipient)}, length={length})"
-    return enqueue(queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta)
+    return enqueue(queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta, job_id=job_id)

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from jobs.tasks import enqueue_fibonacci_email
+from jobs.tasks import enqueue_fibonacci_email, sending_claim_key
 from tests.support.slow_smtp import StallingSmtpSink
 from tests.test_worker import fetch, run_worker_burst
 
@@ -101,3 +101,12 @@ def test_retry_intervals_are_the_configured_ones(settings_with, queue):
     job = enqueue_fibonacci_email(queue, settings_with(retry_intervals=(10, 30, 120, 600)), "ada@example.com", 5)
     assert job.retries_left == 4
     assert job.retry_intervals == [10, 30, 120, 600]
+
+
+def test_a_second_run_of_a_job_while_the_first_is_sending_does_not_send(settings_with, smtp_sink, redis_conn, queue, tmp_path):
+    settings = settings_with(smtp_url=smtp_sink.url)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    redis_conn.set(sending_claim_key(job.id), "another-worker", ex=60)  # as if another run were mid-send
+    run_worker_burst(settings, tmp_path)
+    assert fetch(job.id, redis_conn).return_value() == {"length": 5, "already_sent": True}
+    assert smtp_sink.messages == []

@@ -48,7 +48,10 @@ class LoadClient:
         recipient = f"load-{number:04d}@example.com"
         body = json.dumps({"email": recipient, "length": 5}).encode()
         for _ in range(200):
-            request = urllib.request.Request(self.base + "/api/sequences", data=body, headers={"Content-Type": "application/json"})
+            # One Idempotency-Key per request, kept across its retries: a 503
+            # does not prove Redis did not store the job before failing.
+            headers = {"Content-Type": "application/json", "Idempotency-Key": f"load-test-{number}"}
+            request = urllib.request.Request(self.base + "/api/sequences", data=body, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:
                     assert response.status == 202

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from jobs.connection import connect_redis, get_queue
 from jobs.logging_setup import configure_logging
@@ -56,7 +58,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Short socket timeouts: when Redis is down a request should fail in
     # about a second with a 503, not hang until the router gives up at 30 s.
-    redis = connect_redis(settings.redis_url, socket_timeout=2)
+    # No automatic retries: redis-py would re-run an enqueue whose reply was
+    # lost, pushing the job twice; the client retries on the 503 instead.
+    redis = connect_redis(settings.redis_url, socket_timeout=2, retry=Retry(NoBackoff(), 0))
     app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
 
     csrf.init_app(app)
