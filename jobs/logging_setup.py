@@ -27,6 +27,10 @@ def _quote(value: str) -> str:
 
 
 class LogfmtFormatter(logging.Formatter):
+    """Masks every address in the message and the traceback: libraries (RQ
+    logging a failed job, a mail server's reply in an exception) do not know
+    to, and logs are kept and shared longer than anyone expects."""
+
     def format(self, record: logging.LogRecord) -> str:
         parts = [f"at={record.levelname.lower()}", f"logger={record.name}", f"msg={_quote(record.getMessage())}"]
         parts.extend(f"{name}={_quote(value)}" for name, value in current_fields().items())

@@ -95,14 +95,25 @@ class Settings:
     log_level: str = "INFO"
     # How often (seconds) the worker looks for jobs whose worker died, and how
     # often a running job's heartbeat is renewed. See worker/__main__.py.
-    worker_maintenance_interval: int = 30
+    worker_maintenance_interval: int = 15
     worker_job_monitoring_interval: int = 10
     # Jobs one worker dyno runs at once: 1 is RQ's HerokuWorker forking a
     # work-horse per job; N > 1 is N worker processes that each run jobs in
     # process (worker/pool.py). docs/benchmarks.md shows how to choose it.
     worker_concurrency: int = 1
+    # Submissions allowed per client IP and per recipient address, in
+    # flask-limiter's notation ("10 per minute", "5/hour", "100/day;10/minute").
+    rate_limit_per_ip: str = "10 per minute"
+    rate_limit_per_recipient: str = "5 per hour"
+    # HTTP basic auth for the queue dashboard at /rq; without both it is off (404).
+    rq_dashboard_username: str | None = None
+    rq_dashboard_password: str | None = None
     port: int = 5000
     web_concurrency: int = 2
+
+    @property
+    def rq_dashboard_enabled(self) -> bool:
+        return bool(self.rq_dashboard_username and self.rq_dashboard_password)
 
     @property
     def mail_backend(self) -> str:
@@ -150,9 +161,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Heroku's dyno metadata (heroku labs:enable runtime-dyno-metadata).
         release=_optional(env, "HEROKU_SLUG_COMMIT") or _optional(env, "HEROKU_RELEASE_VERSION"),
         log_level=(_optional(env, "LOG_LEVEL") or "INFO").upper(),
-        worker_maintenance_interval=_integer(env, "WORKER_MAINTENANCE_INTERVAL", 30),
+        worker_maintenance_interval=_integer(env, "WORKER_MAINTENANCE_INTERVAL", 15),
         worker_job_monitoring_interval=_integer(env, "WORKER_JOB_MONITORING_INTERVAL", 10),
         worker_concurrency=_integer(env, "WORKER_CONCURRENCY", 1),
+        rate_limit_per_ip=_optional(env, "RATE_LIMIT_PER_IP") or "10 per minute",
+        rate_limit_per_recipient=_optional(env, "RATE_LIMIT_PER_RECIPIENT") or "5 per hour",
+        rq_dashboard_username=_optional(env, "RQ_DASHBOARD_USERNAME"),
+        rq_dashboard_password=_optional(env, "RQ_DASHBOARD_PASSWORD"),
         port=_integer(env, "PORT", 5000),
         # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
         web_concurrency=_integer(env, "WEB_CONCURRENCY", 2),

@@ -13,6 +13,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry as RedisRetry
 from rq import Callback, Queue, Retry, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -32,6 +36,21 @@ RESULT_TTL = 24 * 60 * 60
 FAILURE_TTL = 7 * 24 * 60 * 60
 # How long we remember that a job's email was handed to the provider.
 SENT_MARKER_TTL = FAILURE_TTL
+# Seconds a run holds its claim to send (see send_fibonacci_email).
+SENDING_CLAIM_TTL = 60
+# Once the provider has accepted an email, recording that is what stops a
+# rerun from sending it again: keep trying through a Redis restart or
+# failover (about 40 s in all) rather than give up at the first error.
+SENT_MARKER_WRITE_RETRY = RedisRetry(
+    ExponentialBackoff(cap=5, base=0.25), retries=12, supported_errors=(RedisConnectionError, RedisTimeoutError)
+)
+
+
+class AnotherRunIsSending(RuntimeError):
+    """Another run of this same job holds the claim to send it. Not
+    permanent: if that run fails or dies, a retry of this job sends."""
+
+    permanent = False
 
 
 class InvalidJobArguments(ValueError):
@@ -55,6 +74,10 @@ def sent_marker_key(job_id: str) -> str:
     return f"fibtastic:sent:{job_id}"
 
 
+def sending_claim_key(job_id: str) -> str:
+    return f"fibtastic:sending:{job_id}"
+
+
 def send_fibonacci_email(recipient: str, length: int) -> dict:
     """Email ``recipient`` the first ``length`` Fibonacci numbers.
 
@@ -71,13 +94,38 @@ def send_fibonacci_email(recipient: str, length: int) -> dict:
     if marker and job.connection.exists(marker):
         log.info("email already sent, not sending again job_id=%s", job.id)
         return {"length": length, "already_sent": True}
+    # The same job can be running twice at once (its id pushed onto the
+    # queue twice). Only the run that claims it sends; the other fails and is
+    # retried later, when it finds the sent marker (or, should the sender
+    # have failed, sends). A run that dies leaves its claim behind: the worker
+    # releases it when it sees its work-horse killed (worker/__main__.py),
+    # and otherwise it lapses before RQ can find the job abandoned (heartbeat
+    # + 60 s or more).
+    claim = sending_claim_key(job.id) if job else None
+    if claim and not job.connection.set(claim, job.worker_name or "-", nx=True, ex=SENDING_CLAIM_TTL):
+        raise AnotherRunIsSending("another attempt of this job is still sending; it will be checked again")
 
     email = fibonacci_email(settings.mail_from, recipient, length)
-    worker_mailer().send(email)
+    try:
+        worker_mailer().send(email)
+    except BaseException:
+        if claim:  # not sent: a retry may try again at once
+            job.connection.delete(claim)
+        raise
     if marker:
-        job.connection.set(marker, datetime.now(UTC).isoformat(), ex=SENT_MARKER_TTL)
+        sent_at = datetime.now(UTC).isoformat()
+        SENT_MARKER_WRITE_RETRY.call_with_retry(
+            lambda: job.connection.set(marker, sent_at, ex=SENT_MARKER_TTL),
+            lambda error: log.warning("could not record the send yet, retrying job_id=%s error=%s", job.id, error),
+        )
     log.info("email sent to=%s length=%d", mask_email(recipient), length)
     return {"length": length, "already_sent": False}
+
+
+def release_sending_claim(job: Job) -> None:
+    """For the worker, when the process running ``job`` died: its claim to
+    send must not hold up the retry."""
+    job.connection.delete(sending_claim_key(job.id))
 
 
 def failure_reason(exc_type: type[BaseException], exc_value: BaseException | None) -> str:
@@ -108,7 +156,15 @@ def record_failure(job: Job, connection: Redis, exc_type, exc_value, traceback) 
         job.retries_left = 0
 
 
-def enqueue(queue: Queue, settings: Settings, function, *args, description: str | None = None, meta: dict | None = None) -> Job:
+def enqueue(
+    queue: Queue,
+    settings: Settings,
+    function,
+    *args,
+    description: str | None = None,
+    meta: dict | None = None,
+    job_id: str | None = None,
+) -> Job:
     """Enqueue ``function(*args)`` with this project's retry and TTL policy.
 
     ``description`` is what RQ logs and the dashboard shows for the job
@@ -130,11 +186,14 @@ def enqueue(queue: Queue, settings: Settings, function, *args, description: str 
         on_failure=Callback(record_failure),
         description=description,
         meta=meta or {},
+        job_id=job_id,
     )
     log.info("job enqueued job_id=%s queue=%s description=%s", job.id, queue.name, job.description)
     return job
 
 
-def enqueue_fibonacci_email(queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None) -> Job:
+def enqueue_fibonacci_email(
+    queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None, job_id: str | None = None
+) -> Job:
     description = f"send_fibonacci_email(to={mask_email(recipient)}, length={length})"
-    return enqueue(queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta)
+    return enqueue(queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta, job_id=job_id)

@@ -31,7 +31,7 @@ def effective_environment(env_file: Path, environ: Mapping[str, str]) -> dict[st
 
 def browsable_host(address: str) -> str:
     # A server bound to every interface is still reached on loopback.
-    return "127.0.0.1" if address in ("", "0.0.0.0", "::") else address  # noqa: S104 - compared, not bound
+    return "127.0.0.1" if address in ("", "0.0.0.0", "::") else address  # noqa: S104  # nosec B104 - compared, not bound
 
 
 def banner(env: Mapping[str, str]) -> str:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(banner(effective_environment(options.env_file, os.environ)), flush=True)
     honcho = [sys.executable, "-m", "honcho", "start", "--procfile", str(options.procfile), "--env", str(options.env_file)]
     os.chdir(PROJECT_ROOT)
-    os.execv(sys.executable, honcho)  # noqa: S606 - our own interpreter, no shell
+    os.execv(sys.executable, honcho)  # noqa: S606  # nosec B606 - our own interpreter, no shell
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import argparse
 import ctypes
 import shutil
 import signal
-import subprocess
+import subprocess  # nosec B404 - starts redis-server, a fixed binary
 import sys
 import tempfile
 import time
@@ -109,7 +109,7 @@ def run_server(url: str, arguments: list[str]) -> int:
     stop_requests: list[int] = []
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, lambda signum, _frame: stop_requests.append(signum))
-    server = subprocess.Popen(arguments, start_new_session=True, preexec_fn=_stop_with_parent)  # noqa: S603 - a fixed binary, no shell
+    server = subprocess.Popen(arguments, start_new_session=True, preexec_fn=_stop_with_parent)  # noqa: S603  # nosec B603 - a fixed binary, no shell
     while not stop_requests:
         try:
             server.wait(0.2)

@@ -114,3 +114,25 @@ def test_redis_down_is_a_quick_503_with_retry_after(settings_with, redis_conn):
     assert "try again" in api.get_json()["errors"]["service"]
     page = client.post("/sequences", data={"email": "ada@example.com", "length": "3"})
     assert page.status_code == 503 and page.mimetype == "text/html" and page.headers["Retry-After"] == "5"
+
+
+def test_an_idempotency_key_makes_a_retried_request_return_the_same_job(client, queue):
+    headers = {"Idempotency-Key": "order-17"}
+    first = client.post("/api/sequences", json={"email": "ada@example.com", "length": 10}, headers=headers)
+    again = client.post("/api/sequences", json={"email": "ADA@example.com", "length": 10}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert queue.count == 1
+    # The same key for another recipient is another job; no key, always a new one.
+    other = client.post("/api/sequences", json={"email": "grace@example.com", "length": 10}, headers=headers)
+    assert other.status_code == 202 and other.get_json()["job_id"] != first.get_json()["job_id"]
+    client.post("/api/sequences", json={"email": "ada@example.com", "length": 10})
+    assert queue.count == 3
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "bad\tkey"])
+def test_a_malformed_idempotency_key_is_refused(client, queue, key):
+    response = client.post("/api/sequences", json={"email": "ada@example.com", "length": 10}, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert "idempotency_key" in response.get_json()["errors"]
+    assert queue.count == 0

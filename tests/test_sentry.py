@@ -18,7 +18,7 @@ import pytest
 from rq.job import Job
 
 from jobs.connection import SERIALIZER
-from jobs.tasks import enqueue_fibonacci_email
+from jobs.tasks import enqueue_fibonacci_email, sending_claim_key
 from tests.support.process_tree import work_horse_of
 from tests.support.processes import Process, environment_for, free_port, python_process, wait_for
 from tests.support.procfile import read_procfile
@@ -162,11 +162,14 @@ def kill_worker_outright(worker: Process, job_id, redis_conn) -> None:
 def expire_heartbeats(queue) -> None:
     """Fast-forward past the dead worker's last heartbeat (about 70 s with our
     settings), so the next worker's start-up maintenance finds its job
-    abandoned now rather than in a minute."""
+    abandoned now rather than in a minute. The dead run's claim to send
+    (jobs/tasks.py, 60 s) would have lapsed by then too."""
     registry = queue.started_job_registry
     entries = queue.connection.zrange(registry.key, 0, -1)
     assert entries
     queue.connection.zadd(registry.key, dict.fromkeys(entries, 1))
+    for entry in entries:
+        queue.connection.delete(sending_claim_key(entry.decode().split(":")[0]))
 
 
 @pytest.mark.slow
@@ -175,22 +178,24 @@ def test_a_job_abandoned_by_a_killed_worker_is_one_event(settings_with, sentry, 
     settings = settings_with(smtp_url=smtp_sink.url, retry_intervals=(0,), mail_timeout=25)
     job = enqueue_fibonacci_email(queue, settings, RECIPIENT, 5, meta={"request_id": "req-sentry-lost-0004"})
     env = sentry_env(settings, sentry)
+    workers = []
     try:
-        first = python_process(["-m", "worker"], env, tmp_path / "worker1.log")
+        workers.append(first := python_process(["-m", "worker"], env, tmp_path / "worker1.log"))
         kill_worker_outright(first, job.id, redis_conn)
         expire_heartbeats(queue)
         # The next worker finds it abandoned, retries it (no event: a retry is
         # left), and dies the same way.
-        second = python_process(["-m", "worker"], env, tmp_path / "worker2.log")
+        workers.append(second := python_process(["-m", "worker"], env, tmp_path / "worker2.log"))
         kill_worker_outright(second, job.id, redis_conn)
         assert sentry.events == []
         expire_heartbeats(queue)
         # The third finds it abandoned with no retry left: failed for good.
-        third = python_process(["-m", "worker", "--burst"], env, tmp_path / "worker3.log")
+        workers.append(third := python_process(["-m", "worker", "--burst"], env, tmp_path / "worker3.log"))
         assert third.wait(60) == 0, third.output()
-        third.stop()
     finally:
         smtp_sink.delay = 0
+        for worker in workers:
+            worker.stop()
     assert job_status(job.id, redis_conn) == "failed"
     [event] = sentry.events
     assert event["exception"]["values"][-1]["type"] == "AbandonedJobError"

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from jobs.connection import connect_redis, get_queue
 from jobs.logging_setup import configure_logging
@@ -56,18 +58,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Short socket timeouts: when Redis is down a request should fail in
     # about a second with a 503, not hang until the router gives up at 30 s.
-    redis = connect_redis(settings.redis_url, socket_timeout=2)
+    # No automatic retries: redis-py would re-run an enqueue whose reply was
+    # lost, pushing the job twice; the client retries on the 503 instead.
+    redis = connect_redis(settings.redis_url, socket_timeout=2, retry=Retry(NoBackoff(), 0))
     app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
 
-    from web import api, errors, health, pages, request_id, security_headers
+    from web import api, dashboard, errors, health, heroku_https, pages, rate_limits, request_id, security_headers
 
-    # First, so requests that CSRF (or anything else) refuses carry an id too.
+    # First, so requests that are redirected, or refused by CSRF or a rate
+    # limit, carry an id too.
     request_id.register(app)
+    if settings.on_heroku:
+        # Next, so plain-HTTP requests are redirected before anything else.
+        heroku_https.register(app)
     csrf.init_app(app)
-
+    app.extensions["fibtastic"]["limiter"] = rate_limits.init_rate_limits(app, settings, [pages.bp, api.bp])
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    dashboard.init_dashboard(app, settings)
     errors.register(app)
     security_headers.register(app)
     return app

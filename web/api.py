@@ -1,5 +1,7 @@
 """The JSON API: POST /api/sequences and GET /api/jobs/<id>."""
 
+import hashlib
+
 from flask import Blueprint, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
@@ -16,6 +18,27 @@ csrf.exempt(bp)
 
 def errors(status: int, **messages: str):
     return jsonify({"errors": messages}), status
+
+
+# A client that got no answer (a timeout, or a 503 while Redis restarts:
+# Redis may have stored the job and then failed to say so) cannot know
+# whether its request was accepted. With the same Idempotency-Key, sending it
+# again returns the job the first one created instead of a second email.
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def idempotent_job_id(key: str, recipient: str) -> str:
+    # Scoped to the recipient, so someone else's key never finds your job.
+    digest = hashlib.sha256(f"{key}\0{recipient.lower()}".encode()).hexdigest()
+    return f"idem-{digest[:40]}"
+
+
+def accepted(job):
+    status_url = url_for("api.job", job_id=job.id, _external=True)
+    response = jsonify({"job_id": job.id, "status_url": status_url})
+    response.status_code = 202
+    response.headers["Location"] = status_url
+    return response
 
 
 @bp.post("/sequences")
@@ -44,12 +67,17 @@ def create_sequence():
     if not form.validate():
         return errors(422, **{name: messages[0] for name, messages in form.errors.items()})
 
-    job = enqueue_fibonacci_email(services.queue(), services.settings(), form.email.data, form.length.data)
-    status_url = url_for("api.job", job_id=job.id, _external=True)
-    response = jsonify({"job_id": job.id, "status_url": status_url})
-    response.status_code = 202
-    response.headers["Location"] = status_url
-    return response
+    job_id = None
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
+            return errors(400, idempotency_key=f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.")
+        job_id = idempotent_job_id(key, form.email.data)
+        earlier = find_job(job_id)
+        if earlier is not None:
+            return accepted(earlier)
+    job = enqueue_fibonacci_email(services.queue(), services.settings(), form.email.data, form.length.data, job_id=job_id)
+    return accepted(job)
 
 
 @bp.get("/jobs/<job_id>")

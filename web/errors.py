@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 import redis.exceptions
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -17,6 +18,7 @@ RETRY_AFTER_SECONDS = 5
 MESSAGES = {
     404: "There is nothing at this address.",
     413: "The request body is too large.",
+    429: "Too many requests. Please wait a little and try again.",
     500: "Something went wrong on our side. It has been reported.",
     503: "We cannot take new requests right now. Please try again in a few seconds.",
 }
@@ -59,12 +61,21 @@ def handle_redis_down(error: redis.exceptions.RedisError) -> Response:
     return response
 
 
+def handle_rate_limited(error: RateLimitExceeded) -> Response:
+    from web.rate_limits import retry_after_seconds
+
+    response = error_response(429, "Too Many Requests", MESSAGES[429])
+    response.headers["Retry-After"] = str(retry_after_seconds(current_app.extensions["fibtastic"]["limiter"]))
+    return response
+
+
 def handle_unexpected(error: InternalServerError) -> Response:
     return error_response(500, "Internal Server Error", MESSAGES[500])
 
 
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(HTTPException, handle_http_error)
     # ConnectionError and TimeoutError: Redis down, restarting or unreachable.
     app.register_error_handler(redis.exceptions.ConnectionError, handle_redis_down)

@@ -14,8 +14,13 @@ class WholeNumberField(IntegerField):
     """An IntegerField whose parse error speaks plainly."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            return
+        if not valuelist or not valuelist[0]:
+            return  # InputRequired says it is missing
+        if not valuelist[0].strip():
+            # Only spaces: InputRequired lets it through, so refuse it here,
+            # or the job would be enqueued without a length.
+            self.data = None
+            raise ValueError("Enter how many numbers you want.")
         try:
             self.data = int(valuelist[0])
         except ValueError:

@@ -13,7 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
@@ -21,7 +25,7 @@ from jobs.connection import SERIALIZER, connect_redis, get_queue
 from jobs.logging_setup import configure_logging
 from jobs.monitoring import init_sentry
 from jobs.settings import ConfigurationError, Settings, load_settings
-from jobs.tasks import worker_mailer
+from jobs.tasks import release_sending_claim, worker_mailer
 from worker.monitoring import JobContextMixin, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
@@ -31,8 +35,17 @@ class FibTasticWorker(JobContextMixin, HerokuWorker):
     # Seconds between SIGTERM and the job being interrupted; well inside
     # Heroku's 30 s, leaving time for RQ to record the failure and retry.
     imminent_shutdown_delay = 5
+    # Set when SIGTERM or SIGINT asked us to stop, so main() can tell a
+    # requested stop from RQ giving up on a lost Redis connection.
+    stop_signal_received = False
+
+    def request_stop(self, signum, frame):
+        self.stop_signal_received = True
+        super().request_stop(signum, frame)
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
+        # Before RQ retries it: the dead run cannot send any more.
+        release_sending_claim(job)
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         report_killed_work_horse(job, ret_val)
 
@@ -45,11 +58,17 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
         connection=connection,
         serializer=SERIALIZER,
         # A job whose worker was SIGKILLed stays "started" until its heartbeat
-        # (job_monitoring_interval + 60 s) expires; maintenance, every
-        # maintenance_interval seconds, then retries it. With 10 s and 30 s a
-        # killed job runs again within about 100 s, not RQ's default 10 min.
+        # (job_monitoring_interval + RQ's fixed 60 s) expires; the next
+        # maintenance then retries it. Maintenance runs between jobs and
+        # between waits for a job, every maintenance_interval seconds at the
+        # soonest.
         job_monitoring_interval=settings.worker_job_monitoring_interval,
         maintenance_interval=settings.worker_maintenance_interval,
+        # An idle worker waits for a job for worker_ttl - 15 s at a time (RQ's
+        # default 420 s = 405 s of waiting, during which no maintenance runs).
+        # Make that wait the maintenance interval, so two maintenance runs are
+        # at most 2 x maintenance_interval apart. README "Guarantees" has the bound.
+        worker_ttl=settings.worker_maintenance_interval + 15,
     )
     # Maintenance passes these to StartedJobRegistry.cleanup for abandoned jobs.
     worker.push_exc_handler(report_abandoned_job)
@@ -75,6 +94,38 @@ def run_pool(settings: Settings, burst: bool) -> int:
     return 0
 
 
+def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float = 10.0) -> None:
+    """Block until Redis answers, trying again with growing pauses."""
+    while True:
+        try:
+            connection.ping()
+            return
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            log.warning("waiting for redis: %s", error)
+            time.sleep(pause)
+            pause = min(pause * 2, longest_pause)
+
+
+def run(settings: Settings, burst: bool) -> None:
+    """Run the worker; if it quits because Redis went away, wait and start
+    it again in this same process, so no dyno restart is needed."""
+    while True:
+        worker = build_worker(settings)
+        try:
+            # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the
+            # scheduler to move them back onto the queue when their time comes.
+            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # RQ itself retries a lost connection while it waits for a job, but
+            # quits when Redis fails elsewhere (e.g. in its bookkeeping).
+            log.warning("worker lost redis: %s", error)
+        if burst or worker.stop_signal_received:
+            return
+        log.warning("worker stopped without being asked to; starting again once redis answers")
+        time.sleep(1)  # never a tight loop, whatever made it stop
+        wait_for_redis(worker.connection)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description="Run FibTastic's background worker.")
     parser.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
@@ -93,12 +144,10 @@ def main(argv: list[str] | None = None) -> int:
 
     init_sentry(settings, [RqIntegration()])
     if settings.worker_concurrency > 1:
+        # RQ's WorkerPool replaces a worker process that dies, lost Redis included.
         return run_pool(settings, burst=options.burst)
-    worker = build_worker(settings)
     log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
-    # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the
-    # scheduler to move them back onto the queue when their time comes.
-    worker.work(burst=options.burst, with_scheduler=True, logging_level=settings.log_level)
+    run(settings, burst=options.burst)
     return 0
 
 

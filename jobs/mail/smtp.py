@@ -35,10 +35,14 @@ class SmtpMailer:
         if self.implicit_tls:
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        client.ehlo()
-        if client.has_extn("starttls"):
-            client.starttls(context=ssl.create_default_context())
+        try:
             client.ehlo()
+            if client.has_extn("starttls"):
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+        except BaseException:
+            client.close()
+            raise
         return client
 
     def _connection(self) -> smtplib.SMTP:
@@ -115,5 +119,6 @@ def _text(reply: bytes | str) -> str:
 
 
 def _classify(code: int, reason: str) -> TransientMailError | PermanentMailError:
-    # RFC 5321: 4xx are transient failures, 5xx permanent.
-    return TransientMailError(reason) if 400 <= code < 500 else PermanentMailError(reason)
+    # RFC 5321: 5xx are permanent failures, 4xx transient. Any other code in
+    # an error means the conversation went wrong, which may pass too.
+    return PermanentMailError(reason) if 500 <= code < 600 else TransientMailError(reason)

@@ -39,6 +39,38 @@ def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
+def descendant_pids(pid: int) -> list[int]:
+    """Every living process below ``pid`` (Linux /proc). RQ's work-horses call
+    setpgrp(), so killing a worker's process group does not reach them."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> list[int]:
+    """Send ``sig`` to ``pid`` and all its descendants (children first found,
+    then signalled, so none escapes by being re-parented)."""
+    pids = [*descendant_pids(pid), pid]
+    for target in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(target, sig)
+    return pids
+
+
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
@@ -85,13 +117,18 @@ class Process:
         return self.popen.wait(timeout)
 
     def stop(self, timeout: float = 15) -> int | None:
-        """SIGTERM, then SIGKILL the whole process group if it will not go."""
+        """SIGTERM, then SIGKILL the whole process group and every descendant
+        (RQ's work-horses leave the group) if they will not go."""
+        strays = descendant_pids(self.popen.pid) if self.popen.poll() is None else []
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)  # stray work-horses too
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.popen.wait(5)
         self._log.close()
         return self.popen.returncode
@@ -112,6 +149,8 @@ def environment_for(settings, **extra: str) -> dict[str, str]:
         "RETRY_INTERVALS": ",".join(str(seconds) for seconds in settings.retry_intervals),
         "MAIL_TIMEOUT": str(settings.mail_timeout),
         "QUEUE_NAME": settings.queue_name,
+        "RATE_LIMIT_PER_IP": settings.rate_limit_per_ip,
+        "RATE_LIMIT_PER_RECIPIENT": settings.rate_limit_per_recipient,
     }
     if settings.sendgrid_api_key:
         values["SENDGRID_API_KEY"] = settings.sendgrid_api_key

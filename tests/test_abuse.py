@@ -1,0 +1,121 @@
+"""Rate limits, the one trusted proxy hop, HTTPS on Heroku, and what happens
+when the limiter's storage (Redis) is down. Flask's test client, real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.settings import ConfigurationError
+from tests.support.processes import free_port
+from web import create_app
+
+
+def make_client(settings):
+    return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings}).test_client()
+
+
+def submit_api(client, email="ada@example.com", length=5, **headers):
+    return client.post("/api/sequences", json={"email": email, "length": length}, headers=headers)
+
+
+def submit_form(client, email="ada@example.com", length="5", **headers):
+    return client.post("/sequences", data={"email": email, "length": length}, headers=headers)
+
+
+def test_per_ip_limit_counts_form_and_api_together_and_answers_429(settings_with, redis_conn, queue):
+    client = make_client(settings_with(rate_limit_per_ip="3 per minute"))
+    assert submit_api(client, "a@example.com").status_code == 202
+    assert submit_form(client, "b@example.com").status_code == 303
+    assert submit_api(client, "c@example.com").status_code == 202
+
+    refused = submit_api(client, "d@example.com")
+    assert refused.status_code == 429
+    assert refused.get_json() == {"errors": {"request": "Too many requests. Please wait a little and try again."}}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61  # the one-minute window, rounded up
+    page = submit_form(client, "e@example.com")
+    assert page.status_code == 429
+    assert "Too many requests" in page.get_data(as_text=True) and page.headers["Retry-After"]
+    assert queue.count == 3
+    # Reading is not limited: the status page polls.
+    assert client.get("/").status_code == 200
+
+
+def test_per_ip_limit_counts_invalid_attempts_too(settings_with, redis_conn, queue):
+    client = make_client(settings_with(rate_limit_per_ip="2 per minute"))
+    assert submit_api(client, "not-an-address").status_code == 422
+    assert submit_api(client, length=0).status_code == 422
+    assert submit_api(client).status_code == 429
+    assert queue.count == 0
+
+
+def test_per_recipient_limit_counts_accepted_submissions_whatever_the_spelling(settings_with, redis_conn, queue):
+    client = make_client(settings_with(rate_limit_per_recipient="2 per hour"))
+    assert submit_api(client, length=0).status_code == 422  # refused: does not count
+    assert submit_api(client, "ada@example.com").status_code == 202
+    assert submit_form(client, " Ada@Example.COM ").status_code == 303
+    refused = submit_api(client, "ADA@example.com")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 60
+    assert submit_form(client, "ada@example.com").status_code == 429
+    assert submit_api(client, "grace@example.com").status_code == 202
+    assert queue.count == 3
+    # The limiter's keys carry a hash, not the address.
+    assert not [key for key in redis_conn.keys("*") if b"example.com" in key.lower()]
+
+
+def heroku_settings(settings_with, **changes):
+    return settings_with(on_heroku=True, smtp_url_is_explicit=True, **changes)
+
+
+def test_on_heroku_a_spoofed_forwarded_for_entry_does_not_dodge_the_limit(settings_with, redis_conn, queue):
+    client = make_client(heroku_settings(settings_with, rate_limit_per_ip="2 per minute"))
+    # Heroku's router appends the address it saw; a client can only add
+    # entries to the left of it.
+    for spoof in ("1.1.1.1", "2.2.2.2"):
+        response = submit_api(client, f"{spoof}@example.com", X_Forwarded_For=f"{spoof}, 203.0.113.7", X_Forwarded_Proto="https")
+        assert response.status_code == 202
+    dodge = submit_api(client, "dodge@example.com", X_Forwarded_For="3.3.3.3, 203.0.113.7", X_Forwarded_Proto="https")
+    assert dodge.status_code == 429
+    # Another client (another address appended by the router) is not affected.
+    other = submit_api(client, "other@example.com", X_Forwarded_For="203.0.113.8", X_Forwarded_Proto="https")
+    assert other.status_code == 202
+
+
+def test_off_heroku_forwarded_for_is_not_trusted_at_all(settings_with, redis_conn, queue):
+    client = make_client(settings_with(rate_limit_per_ip="1 per minute"))
+    assert submit_api(client, "a@example.com", X_Forwarded_For="203.0.113.7").status_code == 202
+    assert submit_api(client, "b@example.com", X_Forwarded_For="203.0.113.8").status_code == 429
+
+
+def test_on_heroku_plain_http_is_redirected_and_https_gets_hsts(settings_with, redis_conn, queue):
+    client = make_client(heroku_settings(settings_with))
+    page = client.get("/?x=1", headers={"X-Forwarded-Proto": "http"})
+    assert page.status_code == 301
+    assert page.headers["Location"] == "https://localhost/?x=1"
+    post = submit_api(client, X_Forwarded_Proto="http")
+    assert post.status_code == 308 and post.headers["Location"] == "https://localhost/api/sequences"
+    assert queue.count == 0
+    secure = client.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert secure.status_code == 200
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "frame-ancestors 'none'" in secure.headers["Content-Security-Policy"]
+
+
+def test_off_heroku_there_is_no_redirect_and_no_hsts(client):
+    response = client.get("/", headers={"X-Forwarded-Proto": "http"})
+    assert response.status_code == 200
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_limiter_storage_down_is_a_503_not_a_500(settings_with):
+    client = make_client(settings_with(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    api = submit_api(client)
+    assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+    assert api.get_json() == {"errors": {"service": "We cannot take new requests right now. Please try again in a few seconds."}}
+    page = submit_form(client)
+    assert page.status_code == 503 and "Traceback" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field", ["rate_limit_per_ip", "rate_limit_per_recipient"])
+def test_a_malformed_rate_is_a_clear_configuration_error(settings_with, redis_conn, field):
+    with pytest.raises(ConfigurationError, match=field.upper()):
+        make_client(settings_with(**{field: "lots"}))
