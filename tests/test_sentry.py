@@ -20,7 +20,7 @@ from rq.job import Job
 from jobs.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sending_claim_key
 from tests.support.process_tree import work_horse_of
-from tests.support.processes import Process, environment_for, free_port, python_process, wait_for
+from tests.support.processes import Process, environment_for, free_port, kill_tree, python_process, wait_for
 from tests.support.procfile import read_procfile
 from tests.support.sentry_stub import SentryStub
 
@@ -150,12 +150,11 @@ def test_a_job_whose_work_horse_is_killed_each_attempt_is_one_event(settings_wit
 
 
 def kill_worker_outright(worker: Process, job_id, redis_conn) -> None:
-    """SIGKILL the worker and its work-horse together, as Heroku does to a dyno
-    that ignores SIGTERM or runs out of memory (R15)."""
-    horse = wait_for(lambda: work_horse_of(worker.pid), timeout=20, what="the work-horse")
+    """SIGKILL the worker, its work-horse and its scheduler together, as Heroku
+    does to a dyno that ignores SIGTERM or runs out of memory (R15)."""
+    wait_for(lambda: work_horse_of(worker.pid), timeout=20, what="the work-horse")
     wait_for(lambda: job_status(job_id, redis_conn) == "started", timeout=20, what="the job to start")
-    os.kill(worker.pid, signal.SIGKILL)
-    os.kill(horse, signal.SIGKILL)
+    kill_tree(worker.pid)
     worker.stop()
 
 
