@@ -214,24 +214,6 @@ def worker_command(variant: str, settings: Settings, log_name: str, **env) -> Pr
     return Process(args, environment, LOGS / log_name)
 
 
-class SlowSendGrid(SendGridStub):
-    """tests/support's SendGrid stand-in with a listen backlog big enough for
-    dozens of connections at once (http.server's default is 5)."""
-
-    def start(self) -> SlowSendGrid:
-        from http.server import ThreadingHTTPServer
-
-        from tests.support.sendgrid_stub import _handler_for
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 256
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", 0), _handler_for(self))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-
 def bench_dyno(report: Report, redis: RedisServer, quick: bool) -> None:
     window = 3 if quick else 6
     concurrencies = [1, 4, 8] if quick else [1, 4, 8, 12, 16, 24]
@@ -240,7 +222,7 @@ def bench_dyno(report: Report, redis: RedisServer, quick: bool) -> None:
     report.add(f"Rate over {window} s once the worker is warm. Memory: sum over the dyno's processes, sampled during the window;")
     report.add("the budget is 512 MB of summed RSS (PSS, which counts shared pages once, is closer to Heroku's accounting).")
     report.add()
-    stub = SlowSendGrid(delay=0.15).start()
+    stub = SendGridStub(delay=0.15).start()
     rows = []
     try:
         settings = settings_for(redis, sendgrid_api_key=stub.api_key, sendgrid_api_host=stub.host)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import urllib.request
 
 import pytest
 import redis
 
 from jobs.connection import get_queue
 from jobs.settings import Settings
-from tests.support.processes import free_port
+from tests.support.processes import environment_for, free_port, wait_for
+from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer
 from tests.support.sendgrid_stub import SendGridStub
 from tests.support.smtp_sink import SmtpSink
@@ -94,3 +96,20 @@ def sendgrid_stub():
 def settings_with(settings):
     """``settings_with(smtp_url=...)``: the test settings with some changed."""
     return lambda **changes: dataclasses.replace(settings, **changes)
+
+
+@pytest.fixture
+def running_app(settings_with, smtp_sink, redis_conn, tmp_path):
+    """The app as Heroku runs it: the Procfile's web (gunicorn) and worker
+    lines, with the test Redis and SMTP sink. Yields (base_url, web, worker)."""
+    port = free_port()
+    env = environment_for(settings_with(smtp_url=smtp_sink.url), PORT=str(port), WEB_CONCURRENCY="2")
+    web = start_process_type("web", env, tmp_path / "web.log")
+    worker = start_process_type("worker", env, tmp_path / "worker.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: urllib.request.urlopen(base + "/healthz", timeout=1).status == 200, timeout=30, what="gunicorn")
+        yield base, web, worker
+    finally:
+        web.stop()
+        worker.stop()

@@ -13,29 +13,12 @@ import urllib.request
 import pytest
 
 from tests.support.mail_checks import assert_fibonacci_email
-from tests.support.processes import environment_for, free_port, wait_for
-from tests.support.procfile import start_process_type
+from tests.support.processes import wait_for
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
-
-
-@pytest.fixture
-def running_app(settings_with, smtp_sink, redis_conn, tmp_path):
-    port = free_port()
-    settings = settings_with(smtp_url=smtp_sink.url)
-    env = environment_for(settings, PORT=str(port), WEB_CONCURRENCY="2")
-    web = start_process_type("web", env, tmp_path / "web.log")
-    worker = start_process_type("worker", env, tmp_path / "worker.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: urllib.request.urlopen(base + "/", timeout=1).status == 200, timeout=30, what="gunicorn")
-        yield base, web, worker
-    finally:
-        web.stop()
-        worker.stop()
 
 
 def test_form_to_inbox_through_gunicorn_and_the_worker(running_app, smtp_sink):

@@ -11,26 +11,9 @@ import pytest
 
 from jobs.log_context import request_id_from_header
 from jobs.logging_setup import LogfmtFormatter
-from tests.support.processes import environment_for, free_port, wait_for
-from tests.support.procfile import start_process_type
+from tests.support.processes import wait_for
 
 LOGFMT_LINE = re.compile(r'at=(debug|info|warning|error|critical) logger=\S+ (\w+=("([^"\\]|\\.)*"|\S*) ?)*')
-
-
-@pytest.fixture
-def running_app(settings_with, smtp_sink, redis_conn, tmp_path):
-    port = free_port()
-    settings = settings_with(smtp_url=smtp_sink.url)
-    env = environment_for(settings, PORT=str(port), WEB_CONCURRENCY="2")
-    web = start_process_type("web", env, tmp_path / "web.log")
-    worker = start_process_type("worker", env, tmp_path / "worker.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: urllib.request.urlopen(base + "/healthz", timeout=1).status == 200, timeout=30, what="gunicorn")
-        yield base, web, worker
-    finally:
-        web.stop()
-        worker.stop()
 
 
 def submit(base: str, email: str, headers: dict[str, str]):

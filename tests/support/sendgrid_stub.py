@@ -9,10 +9,11 @@ with personalizations, from, subject and content) and answers like SendGrid:
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import start_http_server, stop_http_server
 
 
 @dataclass
@@ -33,14 +34,11 @@ class SendGridStub:
     accepted: list[dict] = field(default_factory=list)
 
     def start(self) -> SendGridStub:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = start_http_server(_handler_for(self))
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop_http_server(self.server)
 
     @property
     def host(self) -> str:

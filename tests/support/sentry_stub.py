@@ -15,8 +15,9 @@ import json
 import threading
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from tests.support.http_server import start_http_server, stop_http_server
 from tests.support.processes import wait_for
 
 PUBLIC_KEY = "fibtasticpublickey"
@@ -41,14 +42,11 @@ class SentryStub:
 
     def start(self) -> SentryStub:
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = start_http_server(_handler_for(self))
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop_http_server(self.server)
 
     @property
     def dsn(self) -> str:
