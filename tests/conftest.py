@@ -13,9 +13,8 @@ import os
 import urllib.request
 
 import pytest
-import redis
 
-from jobs.connection import get_queue
+from jobs.connection import connect_redis, get_queue
 from jobs.settings import Settings
 from tests.support.processes import environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
@@ -39,7 +38,8 @@ def redis_url():
 
 @pytest.fixture
 def redis_conn(redis_url):
-    connection = redis.Redis.from_url(redis_url)
+    # connect_redis: TEST_REDIS_URL may be Heroku CI's rediss:// Redis.
+    connection = connect_redis(redis_url)
     connection.flushdb()
     yield connection
     connection.close()
