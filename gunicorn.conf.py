@@ -72,9 +72,9 @@ logconfig_dict = {
     },
 }
 
-# Heroku's router connects from addresses we cannot list in advance; it
-# terminates TLS and sets X-Forwarded-Proto. Trust it only on Heroku.
-forwarded_allow_ips = "*" if _settings.on_heroku else "127.0.0.1,::1"
+# forwarded_allow_ips stays at gunicorn's default (loopback only): behind
+# Heroku's router the app trusts exactly one X-Forwarded-For/-Proto hop itself,
+# in one place (web/heroku_https.py, werkzeug's ProxyFix).
 
 # gunicorn 25.1+ opens a control socket at one fixed path in $HOME; a second
 # gunicorn on the same machine (tests, `heroku local`, two checkouts) would

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from tests.support.processes import free_port, port_is_open, wait_for
+from tests.support.processes import descendant_pids, free_port, port_is_open, wait_for
 
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -48,26 +48,6 @@ class CountingSmtpSink:
         self.controller.stop()
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    tree, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        tree.append(current)
-        pending.extend(children.get(current, []))
-    return tree
-
-
 def memory_mib(pid: int) -> tuple[float, float, int]:
     """(sum of RSS, sum of PSS, number of processes) for ``pid`` and its descendants.
 
@@ -77,7 +57,7 @@ def memory_mib(pid: int) -> tuple[float, float, int]:
     """
     rss = pss = 0
     processes = 0
-    for member in process_tree(pid):
+    for member in [pid, *descendant_pids(pid)]:
         try:
             rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
         except OSError:

@@ -39,9 +39,8 @@ def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
-def descendant_pids(pid: int) -> list[int]:
-    """Every living process below ``pid`` (Linux /proc). RQ's work-horses call
-    setpgrp(), so killing a worker's process group does not reach them."""
+def children_by_parent() -> dict[int, list[int]]:
+    """Every living process's pid, grouped by its parent's (Linux /proc)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -53,6 +52,13 @@ def descendant_pids(pid: int) -> list[int]:
         # "pid (comm) state ppid ...": comm may contain spaces and parentheses.
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         parents.setdefault(ppid, []).append(int(entry.name))
+    return parents
+
+
+def descendant_pids(pid: int) -> list[int]:
+    """Every living process below ``pid``. RQ's work-horses call setpgrp(), so
+    killing a worker's process group does not reach them."""
+    parents = children_by_parent()
     found, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):
