@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 
 import pytest
 import redis
 
-from jobs.settings import ConfigurationError
 from tests.support.processes import environment_for, python_process
 from tests.support.slow_smtp import StallingSmtpSink
 from web import create_app
@@ -132,6 +132,17 @@ def test_it_connects_to_heroku_redis_without_certificate_verification():
     assert dashboard_redis_url("redis://localhost:6379") == "redis://localhost:6379"
 
 
-def test_half_the_credentials_is_a_clear_configuration_error(settings_with, redis_conn):
-    with pytest.raises(ConfigurationError, match="RQ_DASHBOARD_PASSWORD"):
-        create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings_with(rq_dashboard_username=USER)})
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [({"rq_dashboard_password": PASSWORD}, "RQ_DASHBOARD_USERNAME"), ({"rq_dashboard_username": USER}, "RQ_DASHBOARD_PASSWORD")],
+)
+def test_half_the_credentials_boots_with_the_dashboard_off_and_says_what_to_set(settings_with, redis_conn, caplog, given, missing):
+    # The Deploy button generates RQ_DASHBOARD_PASSWORD and leaves the optional
+    # user name empty: that app must boot (app.json).
+    with caplog.at_level(logging.INFO, logger="web.dashboard"):
+        client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings_with(**given)}).test_client()
+    assert client.get("/rq", headers=GOOD).status_code == 404
+    assert client.get("/").status_code == 200
+    [line] = [record.getMessage() for record in caplog.records if record.name == "web.dashboard"]
+    assert f"set {missing} too" in line
+    assert PASSWORD not in line

@@ -1,7 +1,10 @@
 """rq-dashboard under /rq, behind HTTP basic auth, or not at all.
 
 Mounted only when RQ_DASHBOARD_USERNAME and RQ_DASHBOARD_PASSWORD are both
-set; otherwise /rq answers 404 like any unknown address. Every request under
+set; otherwise /rq answers 404 like any unknown address. Only one of them set
+is not an error: the Deploy button generates the password and leaves the user
+name to the user (app.json), and that app must boot; it logs one line saying
+what to set instead. Every request under
 /rq (pages, static files and the JSON endpoints that list jobs, their
 descriptions, results and errors) needs the credentials. It reads the same
 Redis as the app, with the same JSON serializer.
@@ -10,6 +13,7 @@ Redis as the app, with the same JSON serializer.
 from __future__ import annotations
 
 import hmac
+import logging
 from functools import partial
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,7 +22,9 @@ from rq import Worker, requeue_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs.settings import ConfigurationError, Settings
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
 
 URL_PREFIX = "/rq"
 REALM = "FibTastic queue dashboard"
@@ -103,9 +109,10 @@ def use_json_everywhere(dashboard_web) -> None:
 
 
 def init_dashboard(app: Flask, settings: Settings) -> None:
-    if bool(settings.rq_dashboard_username) != bool(settings.rq_dashboard_password):
-        raise ConfigurationError("Set both RQ_DASHBOARD_USERNAME and RQ_DASHBOARD_PASSWORD to turn the dashboard on, or neither")
     if not settings.rq_dashboard_enabled:
+        if settings.rq_dashboard_username or settings.rq_dashboard_password:
+            missing = "RQ_DASHBOARD_PASSWORD" if settings.rq_dashboard_username else "RQ_DASHBOARD_USERNAME"
+            log.info("queue dashboard off: set %s too to turn it on at %s (heroku config:set %s=...)", missing, URL_PREFIX, missing)
         return
     import rq_dashboard
     import rq_dashboard.web
