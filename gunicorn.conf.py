@@ -72,9 +72,19 @@ logconfig_dict = {
     },
 }
 
-# forwarded_allow_ips stays at gunicorn's default (loopback only): behind
-# Heroku's router the app trusts exactly one X-Forwarded-For/-Proto hop itself,
-# in one place (web/heroku_https.py, werkzeug's ProxyFix).
+# Which peers gunicorn believes when they send X-Forwarded-Proto (or -Protocol,
+# -Ssl: the request's scheme) and the SCRIPT_NAME and PATH_INFO headers (where
+# the app is mounted). gunicorn's default is the FORWARDED_ALLOW_IPS environment
+# variable, and Heroku's Python buildpack exports FORWARDED_ALLOW_IPS='*' on
+# every dyno: gunicorn would then believe those headers from anyone, and the
+# router passes a client's own headers on, so a client could send
+# "SCRIPT_NAME: /api" and change which view answers and the URLs the app
+# builds. FibTastic trusts the router's one hop itself, in one place
+# (web/heroku_https.py, werkzeug's ProxyFix: X-Forwarded-For and -Proto), so
+# gunicorn trusts no peer, whatever the environment says.
+# https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
+# https://github.com/heroku/heroku-buildpack-python/blob/main/vendor/python.gunicorn.sh
+forwarded_allow_ips = ""
 
 # gunicorn 25.1+ opens a control socket at one fixed path in $HOME; a second
 # gunicorn on the same machine (tests, `heroku local`, two checkouts) would
