@@ -65,6 +65,27 @@ def test_app_json_describes_a_deployable_app():
     assert app["environments"]["test"]["scripts"]["test"]
 
 
+def test_the_deploy_button_deploys_the_repository_app_json_names():
+    # Without ?template= Heroku guesses the repository from the Referer
+    # header, which GitHub does not send; a fork must change both together.
+    repository = json.loads((ROOT / "app.json").read_text())["repository"]
+    readme = (ROOT / "README.md").read_text()
+    buttons = re.findall(r"\(https://heroku\.com/deploy(\S*?)\)", readme)
+    assert buttons, "README has no Deploy to Heroku button"
+    for query in buttons:
+        assert query == f"?template={repository}", f"the button's link should be https://heroku.com/deploy?template={repository}"
+
+
+def test_github_actions_are_on_their_node_24_majors():
+    # GitHub's runners retired Node 20 actions in 2026. These majors (the
+    # current ones when written: checkout v7.0.1, setup-python v7.0.0, both
+    # July 2026) run on Node 24; Dependabot proposes newer ones weekly.
+    workflow = (ROOT / ".github/workflows/ci.yml").read_text()
+    uses = re.findall(r"uses:\s*actions/([\w-]+)@v(\d+)", workflow)
+    assert {name for name, _ in uses} == {"checkout", "setup-python"}
+    assert all(int(major) >= 7 for _, major in uses), uses
+
+
 def test_every_setting_is_documented_in_env_example():
     source = (ROOT / "jobs" / "settings.py").read_text()
     read = set(re.findall(r'_[a-z]+\(env, "([A-Z_]+)"', source))
