@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import urllib.request
 
 import pytest
@@ -18,7 +19,7 @@ from jobs.connection import connect_redis, get_queue
 from jobs.settings import Settings
 from tests.support.processes import environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, TlsUnsupported
 from tests.support.sendgrid_stub import SendGridStub
 from tests.support.smtp_sink import SmtpSink
 from web import create_app
@@ -33,6 +34,21 @@ def redis_url():
         return
     server = RedisServer().start()
     yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def tls_redis_server():
+    """A Redis of its own that serves as Heroku Key-Value Store does: TLS only,
+    with a self-signed certificate, and a password ("p" and 64 hex digits,
+    the shape of Heroku's). Its ``url`` is a ``rediss://:<password>@...``."""
+    server = RedisServer(tls=True, password="p" + secrets.token_hex(32))
+    try:
+        server.start()
+    except TlsUnsupported as error:
+        server.stop()
+        pytest.skip(f"{error}: the TLS tests need a redis-server built with TLS (Debian's: apt-get install redis-server)")
+    yield server
     server.stop()
 
 

@@ -4,8 +4,6 @@ plus ``rediss://`` with a self-signed certificate, as Heroku Redis serves it."""
 
 from __future__ import annotations
 
-import datetime
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ from rq.job import Job
 
 from jobs.connection import SERIALIZER, connect_redis, get_queue
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import PROJECT_ROOT, environment_for, free_port, python_process, wait_for
+from tests.support.processes import PROJECT_ROOT, environment_for, python_process
 from web import create_app
 
 
@@ -81,52 +79,9 @@ def test_rq_info_leaves_an_abandoned_job_readable(settings, queue, redis_conn):
     assert stored.get_status() in ("queued", "scheduled")
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec2-redis.heroku.example")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "redis.crt", directory / "redis.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 @pytest.fixture
-def tls_redis_url(tmp_path):
-    """A redis-server that speaks only TLS, with a self-signed certificate."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.skip("redis-server is not installed (TEST_REDIS_URL runs cannot start a TLS one)")
-    cert, key = self_signed_certificate(tmp_path)
-    port = free_port()
-    tls = ["--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-auth-clients", "no"]
-    server = subprocess.Popen(
-        [executable, "--port", "0", "--bind", "127.0.0.1", *tls, "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"rediss://127.0.0.1:{port}/0"
-    try:
-        wait_for(lambda: connect_redis(url).ping(), timeout=10, what="redis-server with TLS")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
+def tls_redis_url(tls_redis_server):
+    return tls_redis_server.url
 
 
 @pytest.mark.slow
