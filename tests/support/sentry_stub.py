@@ -58,6 +58,11 @@ class SentryStub:
         with self._lock:
             return [item.json() for item in self.items if item.type == "event"]
 
+    def received(self, item_type: str) -> list[dict]:
+        """The payloads of every item of one type ("client_report", "transaction", ...)."""
+        with self._lock:
+            return [item.json() for item in self.items if item.type == item_type]
+
     def wait_for_events(self, count: int, timeout: float = 20) -> list[dict]:
         return wait_for(lambda: len(self.events) >= count and self.events, timeout=timeout, what=f"{count} Sentry event(s)")
 
