@@ -106,3 +106,20 @@ def test_oversized_form_is_refused(client, queue):
     response = client.post("/sequences", data={"email": "a@example.com", "length": "5", "padding": "x" * 20000})
     assert response.status_code == 413
     assert queue.count == 0
+
+
+@pytest.mark.parametrize("csrf", [True, False], ids=["csrf-on", "csrf-off"])
+@pytest.mark.parametrize(
+    "body",
+    [{"email": "ada@example.com", "length": 5}, {"email": 5, "length": [1]}, [1, 2], "ada@example.com"],
+    ids=["numbers", "wrong-types", "list", "string"],
+)
+def test_json_posted_to_the_form_is_refused_like_any_incomplete_form(settings, redis_conn, queue, csrf, body):
+    """The page's form takes form fields only; the JSON API is /api/sequences.
+    Flask-WTF would otherwise read a JSON body as the form's data, numbers and
+    lists included, which the fields cannot parse (a 500)."""
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": csrf, "FIBTASTIC_SETTINGS": settings})
+    response = app.test_client().post("/sequences", json=body)
+    assert response.status_code == (400 if csrf else 422)
+    assert response.mimetype == "text/html"
+    assert queue.count == 0

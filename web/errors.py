@@ -48,7 +48,7 @@ def handle_csrf_error(error: CSRFError):
     from web.forms import SequenceForm
     from web.services import settings
 
-    form = SequenceForm()
+    form = SequenceForm(formdata=request.form)  # form fields only, as in pages.create_sequence
     form.validate()
     form.form_errors.append("The form expired. Please check it and submit again.")
     return render_template("index.html", form=form, maximum=settings().max_sequence_length), 400

@@ -1,6 +1,6 @@
 """The HTML side: the form, and a status page that follows the job."""
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from jobs.tasks import enqueue_fibonacci_email
 from web import services
@@ -17,7 +17,9 @@ def index():
 
 @bp.post("/sequences")
 def create_sequence():
-    form = SequenceForm()
+    # Form fields only: given a JSON body, Flask-WTF would read it as the
+    # form's data, numbers and lists that the fields cannot parse (a 500).
+    form = SequenceForm(formdata=request.form)
     if not form.validate():
         # 422 keeps the browser on the form, with what the user typed and
         # each message beside its field.
