@@ -194,34 +194,35 @@ def test_the_app_boots_serves_https_and_sends_through_sendgrid(heroku_app: Herok
 
     wait_for(lambda: app.sendgrid.accepted, timeout=30, what=f"the email at the SendGrid stand-in\n{logs()}")
     [sent] = app.sendgrid.requests  # accepted at once: no retry
+    what_was_sent = json.dumps(sent.body, indent=1)
     # The real sendgrid client, with the key the user typed in.
     assert sent.headers["User-Agent"].startswith("sendgrid/"), sent.headers
     assert sent.headers["Authorization"] == f"Bearer {config['SENDGRID_API_KEY']}"
     [personalization] = sent.body["personalizations"]
-    assert personalization["to"] == [{"email": RECIPIENT}]
-    assert not personalization.get("cc") and not personalization.get("bcc")
+    assert personalization["to"] == [{"email": RECIPIENT}], what_was_sent
+    assert not personalization.get("cc") and not personalization.get("bcc"), what_was_sent
     name, address = parseaddr(config["MAIL_FROM"])
-    assert sent.body["from"] == ({"name": name, "email": address} if name else {"email": address})
-    assert sent.body["subject"] == "Your 7 Fibonacci numbers"
-    assert [content["type"] for content in sent.body["content"]] == ["text/plain", "text/html"]
-    assert all(content["value"].strip() for content in sent.body["content"])
+    assert sent.body["from"] == ({"name": name, "email": address} if name else {"email": address}), what_was_sent
+    assert sent.body["subject"] == "Your 7 Fibonacci numbers", what_was_sent
+    assert [content["type"] for content in sent.body["content"]] == ["text/plain", "text/html"], what_was_sent
+    assert all(content["value"].strip() for content in sent.body["content"]), what_was_sent
 
     status_path = urlsplit(status_url).path
     wait_for(lambda: app.request("GET", status_path).json()["status"] == "finished", timeout=15, what="the job's status")
 
     if "MAX_SEQUENCE_LENGTH" in config:
         too_long = app.request("POST", "/api/sequences", body={"email": RECIPIENT, "length": int(config["MAX_SEQUENCE_LENGTH"]) + 1})
-        assert too_long.status == 422, too_long.body
+        assert too_long.status == 422, f"{too_long.body!r}\n{logs()}"
 
     if dashboard_is_on(config):
-        assert app.request("GET", "/rq/").status == 401
+        assert app.request("GET", "/rq/").status == 401, logs()
         good = basic_auth(config["RQ_DASHBOARD_USERNAME"], config["RQ_DASHBOARD_PASSWORD"])
         dashboard = app.request("GET", "/rq/", headers=good)
         assert dashboard.status == 200, logs()
-        assert app.request("GET", "/rq/", scheme="http", headers=good).status == 301
+        assert app.request("GET", "/rq/", scheme="http", headers=good).status == 301, logs()
     else:
         # The Deploy button generates the password alone: the app boots, and /rq is not there.
-        assert app.request("GET", "/rq/").status == 404
+        assert app.request("GET", "/rq/").status == 404, logs()
 
     for name, process in app.processes.items():
         assert process.popen.poll() is None, f"{name} exited\n{logs()}"
@@ -259,10 +260,10 @@ def test_a_client_cannot_move_the_app_with_a_script_name_header(heroku_app: Hero
     status_url = submitted.json()["status_url"]
     assert urlsplit(status_url).path.startswith("/api/jobs/"), status_url
     status = app.request("GET", urlsplit(status_url).path, headers={"SCRIPT_NAME": "/api"})
-    assert status.status == 200, status.body[:300]
+    assert status.status == 200, f"{status.body[:300]!r}\n{app.logs()}"
     home = app.request("GET", "/", headers={"SCRIPT_NAME": "/api"})
-    assert home.status == 200
-    assert b'action="/sequences"' in home.body
+    assert home.status == 200, app.logs()
+    assert b'action="/sequences"' in home.body, home.body
 
 
 def test_every_config_var_in_app_json_gets_what_heroku_would_give_it():
