@@ -1,0 +1,161 @@
+"""Heroku CI, simulated: app.json's test scripts run as Heroku CI runs them.
+
+What Heroku CI does (the Python buildpack's bin/test-compile, lib/pip.sh and
+spec/hatchet/ci_spec.rb): install the Python named in .python-version into
+/app/.heroku/python, ``pip install -r requirements.txt`` into it, put the
+app's files in /app (without .git), start the test add-ons, then run
+``environments.test.scripts["test-setup"]`` and ``["test"]`` from app.json
+with the test run's environment. Here a fresh virtualenv of that Python
+stands in for /app/.heroku/python, a temp directory for /app, and a plain
+redis-server for the ``heroku-redis:in-dyno`` add-on (REDIS_URL "will point
+to your locally installed database",
+https://devcenter.heroku.com/articles/heroku-ci-in-dyno-databases). The
+dyno's PATH has no redis-server, Chromium or Node.js, as Heroku's stack has
+none of them.
+
+It runs the whole suite (minus browser tests) a second time, so it takes
+several minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.app_json import load_app_json
+from tests.support.heroku_platform import DYNO_SIZES, SYSTEM_PATH, path_without
+from tests.support.processes import PROJECT_ROOT, free_port
+from tests.support.redis_server import RedisServer
+
+# Heroku CI's test dynos are performance-m unless the pipeline says otherwise
+# (ci_spec.rb: DYNO_RAM=2560, WEB_CONCURRENCY=5).
+CI_DYNO_SIZE = "performance-m"
+# What the suite looks for that Heroku's stack image does not have (its
+# package list: heroku/base-images, heroku-24/installed-packages-amd64.txt):
+# Redis, Chromium, Node.js (the Heroku CLI for `heroku local` comes from npm)
+# and swaks. Their tests skip, saying why; browser tests are deselected.
+NOT_ON_HEROKU = ("redis-", "chromium", "chrome", "google-chrome", "node", "npm", "npx", "swaks")
+TAIL_LINES = 150
+
+
+def production_python() -> str:
+    """A Python of the version in .python-version: the one running these
+    tests if it is that version, else pyenv's."""
+    version = (PROJECT_ROOT / ".python-version").read_text().strip()
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    if shutil.which("pyenv"):
+        prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True)
+        candidate = Path(prefix.stdout.strip()) / "bin" / "python3"
+        if prefix.returncode == 0 and candidate.exists():
+            return str(candidate)
+    pytest.skip(f"no Python {version} (.python-version) here to install the app with, as Heroku would")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def copy_tracked_files(destination: Path) -> None:
+    """The files git tracks, as they are in this checkout (so uncommitted
+    edits are tested too), without .git: Heroku CI's /app has none."""
+    if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
+        pytest.skip("not a git checkout: which files Heroku CI would get is not known")
+    for name in git("ls-files", "-z").split("\0"):
+        source = PROJECT_ROOT / name
+        if not name or not source.exists():  # deleted, not yet committed
+            continue
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def tail(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines()
+    return f"--- last {TAIL_LINES} lines of {log} ---\n" + "\n".join(lines[-TAIL_LINES:])
+
+
+def run_script(script: str, app_dir: Path, env: dict[str, str], log: Path, timeout: float) -> int:
+    with open(log, "ab") as output:
+        output.write(f"\n$ {script}\n".encode())
+        output.flush()
+        try:
+            # As Heroku CI runs app.json's scripts: a shell command line, in /app.
+            command = ["bash", "-c", script]
+            return subprocess.run(command, cwd=app_dir, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            output.write(f"\n(timed out after {timeout} s)\n".encode())
+            return -1
+
+
+@pytest.fixture
+def in_dyno_redis():
+    """The heroku-redis:in-dyno add-on: a plain redis-server on the dyno."""
+    server = RedisServer().start()
+    yield f"redis://localhost:{server.port}"
+    server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2700)
+@pytest.mark.skipif(
+    bool(os.environ.get("HEROKU_TEST_RUN_ID")),
+    reason="this run is the Heroku CI run (HEROKU_TEST_RUN_ID is set): simulating it again here would recurse",
+)
+def test_heroku_ci_installs_requirements_and_runs_app_json_test_scripts(in_dyno_redis, tmp_path):
+    app_json = load_app_json()
+    test_environment = app_json["environments"]["test"]
+    assert "heroku-redis:in-dyno" in test_environment["addons"], "Heroku recommends the in-dyno Redis for CI; this simulates that one"
+
+    app_dir = tmp_path / "app"
+    copy_tracked_files(app_dir)
+    python_home = app_dir / ".heroku" / "python"
+    subprocess.run([production_python(), "-m", "venv", str(python_home)], check=True)
+
+    ram, concurrency = DYNO_SIZES[CI_DYNO_SIZE]
+    env = {
+        "PATH": os.pathsep.join([str(python_home / "bin"), path_without(tmp_path / "dyno-bin", NOT_ON_HEROKU, SYSTEM_PATH)]),
+        "HOME": str(app_dir),
+        "LANG": "en_US.UTF-8",
+        "PYTHONPATH": str(app_dir),
+        "PYTHONUNBUFFERED": "true",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "CI": "true",
+        "FORWARDED_ALLOW_IPS": "*",
+        "GUNICORN_CMD_ARGS": "--access-logfile -",
+        "DYNO_RAM": str(ram),
+        "WEB_CONCURRENCY": str(concurrency),
+        "WEB_CONCURRENCY_SET_BY": "heroku/python",
+        "PORT": str(free_port()),
+        "CI_NODE_INDEX": "0",
+        "CI_NODE_TOTAL": "1",
+        "HEROKU_TEST_RUN_ID": str(uuid.uuid4()),
+        "HEROKU_TEST_RUN_NUMBER": "1",
+        "HEROKU_TEST_RUN_BRANCH": git("rev-parse", "--abbrev-ref", "HEAD").strip(),
+        "HEROKU_TEST_RUN_COMMIT_VERSION": git("rev-parse", "HEAD").strip(),
+        **test_environment.get("env", {}),
+        "REDIS_URL": in_dyno_redis,
+    }
+    log = tmp_path / "heroku-ci.log"
+
+    # lib/pip.sh's command, word for word (the buildpack first upgrades pip
+    # to its own pinned version; the venv's bundled pip stands in for it).
+    install = f"pip install -r requirements.txt --exists-action=w --no-cache-dir --no-input --progress-bar off --src='{python_home}/src'"
+    assert run_script(install, app_dir, env, log, timeout=900) == 0, tail(log)
+
+    scripts = test_environment["scripts"]
+    if scripts.get("test-setup"):
+        assert run_script(scripts["test-setup"], app_dir, env, log, timeout=900) == 0, tail(log)
+    assert run_script(scripts["test"], app_dir, env, log, timeout=2400) == 0, tail(log)
+
+    # The nested run did not start this simulation again, and said why
+    # (pytest's -ra summary; the reason itself may be cut to the width).
+    skipped = re.search(r"^SKIPPED \[1\] tests/test_heroku_ci\.py:\d+: this run is the Heroku CI run", log.read_text(), re.MULTILINE)
+    assert skipped, tail(log)
