@@ -244,16 +244,12 @@ def test_the_app_boots_serves_https_and_sends_through_sendgrid(heroku_app: Herok
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="gunicorn.conf.py leaves forwarded_allow_ips at gunicorn's default, which is the buildpack's FORWARDED_ALLOW_IPS='*': "
-    "gunicorn then takes SCRIPT_NAME from any client (the fix, trusting no peer, is a colleague's change to gunicorn.conf.py)",
-)
 @pytest.mark.parametrize("variant", [Variant(path) for path in creation_paths(APP_JSON)], ids=str)
 def test_a_client_cannot_move_the_app_with_a_script_name_header(heroku_app: HerokuApp):
     """With FORWARDED_ALLOW_IPS='*' in the dyno's environment, gunicorn must
-    still ignore forwarding headers from its peer (the router forwards them
-    from anyone); ProxyFix in web/heroku_https.py trusts the router's one hop."""
+    still ignore forwarding headers from its peer (the router passes a
+    client's own headers on): gunicorn.conf.py trusts no peer, and ProxyFix
+    in web/heroku_https.py trusts the router's one hop."""
     app = heroku_app
     submitted = app.request("POST", "/api/sequences", headers={"SCRIPT_NAME": "/api"}, body={"email": RECIPIENT, "length": 3})
     assert submitted.status == 202, f"{submitted.status} {submitted.body[:300]!r}\n{app.logs()}"
