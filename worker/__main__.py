@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 
@@ -80,36 +81,85 @@ def run_pool(settings: Settings, burst: bool) -> int:
     from worker.pool import FibTasticWorkerPool, InProcessHerokuWorker
 
     connection = connect_redis(settings.redis_url)
+    log.info(
+        "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
+    )
+    # Once here, so a dyno that boots while Redis is away logs one line per
+    # attempt, not one per worker process.
+    if not wait_for_redis(connection):
+        return 0
+
+    def make_worker(name: str) -> BaseWorker | None:
+        # In each worker process, including one the pool starts in place of
+        # a worker that quit when Redis went away: without this wait it would
+        # fail at once (RQ's Worker talks to Redis when built), and the pool
+        # would start another every second, each with a traceback.
+        if not wait_for_redis(connection):
+            return None
+        return build_worker(settings, InProcessHerokuWorker, name=name)
+
     pool = FibTasticWorkerPool(
-        lambda name: build_worker(settings, InProcessHerokuWorker, name=name),
+        make_worker,
         settings.worker_concurrency,
         queues=[get_queue(connection, settings)],
         connection=connection,
         serializer=SERIALIZER,
     )
-    log.info(
-        "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
-    )
     pool.start(burst=burst, logging_level=settings.log_level)
     return 0
 
 
-def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float = 10.0) -> None:
-    """Block until Redis answers, trying again with growing pauses."""
-    while True:
-        try:
-            connection.ping()
-            return
-        except (RedisConnectionError, RedisTimeoutError) as error:
-            log.warning("waiting for redis: %s", error)
-            time.sleep(pause)
-            pause = min(pause * 2, longest_pause)
+# Heroku sends SIGTERM to every process of a dyno on deploys and restarts;
+# SIGINT is Ctrl-C locally and what RQ's WorkerPool sends its workers.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float = 10.0, first_try_after: float = 0.0) -> bool:
+    """Block until Redis answers, trying again with growing pauses and one log
+    line per failed attempt: True once it answers, False if SIGTERM or SIGINT
+    asked the process to stop meanwhile.
+
+    Used at start and after the worker lost Redis: a dyno restarted during
+    Heroku Key-Value Store maintenance or a failover must not exit, or Heroku
+    restarts it with growing cool-offs while the queue waits.
+    """
+    stop_requests: list[int] = []
+    # The handler only records: raising from it could land anywhere, even in
+    # the lines below that put the previous handlers back.
+    previous = {signum: signal.signal(signum, lambda signum, _frame: stop_requests.append(signum)) for signum in STOP_SIGNALS}
+    delay = first_try_after
+    try:
+        while True:
+            # In short steps: time.sleep resumes after a signal handler
+            # returns, and a stop request should not wait out a 10 s pause.
+            resume_at = time.monotonic() + delay
+            while not stop_requests and time.monotonic() < resume_at:
+                time.sleep(min(0.1, delay))
+            if stop_requests:
+                break
+            try:
+                connection.ping()
+                break
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                log.warning("waiting for redis: next try in %g s (%s)", pause, error)
+            delay, pause = pause, min(pause * 2, longest_pause)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    # Checked after the handlers are back, so a signal that came just as
+    # Redis answered is not lost.
+    if stop_requests:
+        log.info("stopping while waiting for redis (%s)", signal.Signals(stop_requests[0]).name)
+        return False
+    return True
 
 
 def run(settings: Settings, burst: bool) -> None:
     """Run the worker; if it quits because Redis went away, wait and start
     it again in this same process, so no dyno restart is needed."""
-    while True:
+    connection = connect_redis(settings.redis_url)
+    first_try_after = 0.0
+    while wait_for_redis(connection, first_try_after=first_try_after):
         worker = build_worker(settings)
         try:
             # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the
@@ -122,8 +172,7 @@ def run(settings: Settings, burst: bool) -> None:
         if burst or worker.stop_signal_received:
             return
         log.warning("worker stopped without being asked to; starting again once redis answers")
-        time.sleep(1)  # never a tight loop, whatever made it stop
-        wait_for_redis(worker.connection)
+        first_try_after = 1.0  # never a tight loop, whatever made it stop
 
 
 def main(argv: list[str] | None = None) -> int:

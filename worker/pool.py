@@ -73,9 +73,11 @@ class InProcessHerokuWorker(JobContextMixin, SimpleWorker):
 
 class FibTasticWorkerPool(WorkerPool):
     """RQ's WorkerPool, with workers built by ``make_worker`` (this project's
-    settings: serializer, maintenance intervals) instead of RQ's defaults."""
+    settings: serializer, maintenance intervals) instead of RQ's defaults.
+    ``make_worker`` runs in the new process and may return None (it was asked
+    to stop while waiting for Redis); that process then ends at once."""
 
-    def __init__(self, make_worker: Callable[[str], BaseWorker], num_workers: int, **kwargs) -> None:
+    def __init__(self, make_worker: Callable[[str], BaseWorker | None], num_workers: int, **kwargs) -> None:
         self.make_worker = make_worker
         super().__init__(num_workers=num_workers, **kwargs)
 
@@ -88,5 +90,7 @@ class FibTasticWorkerPool(WorkerPool):
         )
 
 
-def _run_worker(make_worker: Callable[[str], BaseWorker], name: str, burst: bool, logging_level: str) -> None:
-    make_worker(name).work(burst=burst, with_scheduler=True, logging_level=logging_level)
+def _run_worker(make_worker: Callable[[str], BaseWorker | None], name: str, burst: bool, logging_level: str) -> None:
+    worker = make_worker(name)
+    if worker is not None:  # None: asked to stop before the worker could start
+        worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
