@@ -19,8 +19,10 @@ bind = [f"[::]:{_settings.port}"]
 workers = _settings.web_concurrency
 
 # Sync workers are right here: every request is short (it only enqueues), so
-# no request ties a process up for long.
-worker_class = "sync"
+# no request ties a process up for long. This one also answers the requests
+# queued at the dyno when SIGTERM comes, which plain sync workers drop (the
+# router then answers H13): web/gunicorn_worker.py.
+worker_class = "web.gunicorn_worker.DrainingSyncWorker"
 
 # Load the app once in the master, before forking: workers share its memory
 # pages and start faster, and (off Heroku, without SECRET_KEY) share the one
