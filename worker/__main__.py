@@ -19,6 +19,7 @@ import time
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
@@ -43,6 +44,17 @@ class FibTasticWorker(JobContextMixin, HerokuWorker):
     def request_stop(self, signum, frame):
         self.stop_signal_received = True
         super().request_stop(signum, frame)
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        # RQ renews these every job_monitoring_interval while the work-horse
+        # runs, and gives up on the job and quits when Redis does not answer
+        # (a restart, a failover): the work-horse would then go on unwatched
+        # (no SIGTERM handling, no timeout kill) while run() starts a new
+        # worker beside it. Keep watching it; the next renewal catches up.
+        try:
+            super().maintain_heartbeats(job, execution)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            log.warning("redis unreachable, job heartbeat not renewed: %s", error)
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
         # Before RQ retries it: the dead run cannot send any more.
