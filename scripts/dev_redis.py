@@ -23,8 +23,9 @@ When a Redis is already running at REDIS_URL this process only waits for
 SIGINT or SIGTERM: honcho stops every process when one exits.
 
 ``--wait`` only waits until REDIS_URL answers: honcho starts every process at
-once, and the worker gives up if Redis is not up yet, so Procfile.dev runs the
-worker after ``python -m scripts.dev_redis --wait``.
+once, and Procfile.dev runs the worker after ``python -m scripts.dev_redis
+--wait``. The worker would wait for Redis by itself too, but with a warning
+per attempt, which `make dev` need not print on every start.
 """
 
 from __future__ import annotations

@@ -221,7 +221,7 @@ def test_a_deploy_under_load_answers_every_accepted_request_and_sends_every_emai
         assert set(Counter(attempt.outcome for attempt in attempts)) <= {202, "refused"}, all_logs
 
         # Every accepted submission: exactly one email, whichever dyno took it.
-        assert len(set(clients.accepted.values())) == len(clients.accepted)
+        assert len(set(clients.accepted.values())) == len(clients.accepted), all_logs
         wait_for_showing_logs(
             lambda: len(smtp_sink.messages) >= len(clients.accepted), [worker], timeout=120, interval=0.5, what="every email"
         )
@@ -233,12 +233,12 @@ def test_a_deploy_under_load_answers_every_accepted_request_and_sends_every_emai
             what="the queue to settle",
         )
         delivered = Counter(mail.recipients[0] for mail in smtp_sink.messages)
-        assert {recipient for recipient, count in delivered.items() if count > 1} == set(), worker.output()
-        assert set(delivered) == set(clients.accepted), worker.output()
+        assert {recipient for recipient, count in delivered.items() if count > 1} == set(), logs(worker)
+        assert set(delivered) == set(clients.accepted), logs(worker)
         statuses = Counter(
             Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER).get_status() for job_id in clients.accepted.values()
         )
-        assert statuses == {"finished": len(clients.accepted)}, worker.output()
+        assert statuses == {"finished": len(clients.accepted)}, logs(worker)
         assert worker.popen.poll() is None and "Traceback" not in worker.output(), logs(worker)
 
         first_refused = min((attempt.started for attempt in refused), default=None)

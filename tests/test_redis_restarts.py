@@ -8,6 +8,8 @@ the middle of an SMTP conversation with more jobs queued.
 
 from __future__ import annotations
 
+import functools
+import shutil
 import time
 from collections import Counter
 
@@ -39,9 +41,11 @@ MOST_TRACEBACKS = 2
 
 
 @pytest.fixture
-def persistent_redis():
+def persistent_redis(tmp_path):
     server = RedisServer(free_port(), persistent=True).start()
     yield server
+    # Its log is in its own directory, which stop() removes; keep a copy.
+    shutil.copy(server.log_path, tmp_path / "redis.log")
     server.stop()
 
 
@@ -70,6 +74,7 @@ def restart_redis(redis_server, worker) -> tuple[float, str]:
     wait_for_showing_logs(
         lambda: len(redis_lost_lines(worker.output()[since:])) >= NOTICED_TIMES,
         [worker],
+        also=[redis_server],
         timeout=60,
         what="the worker to notice Redis gone",
     )
@@ -90,21 +95,23 @@ def outage_log(output: str) -> dict:
 def test_an_idle_worker_picks_up_again_by_itself_after_redis_restarts(settings_with, smtp_sink, persistent_redis, tmp_path, concurrency):
     settings = settings_with(redis_url=persistent_redis.url, smtp_url=smtp_sink.url)
     worker = start_process_type("worker", environment_for(settings, WORKER_CONCURRENCY=str(concurrency)), tmp_path / "worker.log")
+    wait = functools.partial(wait_for_showing_logs, processes=[worker], also=[persistent_redis])
     connection = connect_redis(persistent_redis.url)
     queue = get_queue(connection, settings)
     try:
         enqueue_fibonacci_email(queue, settings, "before@example.com", 5)
-        wait_for_showing_logs(lambda: delivered_to(smtp_sink, "before@example.com"), [worker], timeout=30, what="the first email")
+        wait(lambda: delivered_to(smtp_sink, "before@example.com"), timeout=30, what="the first email")
         back_at, during = restart_redis(persistent_redis, worker)
         job = enqueue_fibonacci_email(queue, settings, "after@example.com", 8)
-        wait_for_showing_logs(lambda: delivered_to(smtp_sink, "after@example.com"), [worker], timeout=90, what="the next email")
+        wait(lambda: delivered_to(smtp_sink, "after@example.com"), timeout=90, what="the next email")
         processing_again_s = time.monotonic() - back_at
-        wait_for_showing_logs(lambda: fetch(job.id, connection).get_status() == "finished", [worker], timeout=15, what="the job finished")
+        wait(lambda: fetch(job.id, connection).get_status() == "finished", timeout=15, what="the job finished")
 
         figures = outage_log(during)
-        assert figures["outage_log_events"] <= MOST_LOG_EVENTS, logs(worker)
-        assert figures["outage_tracebacks"] <= MOST_TRACEBACKS, logs(worker)
-        assert sorted(mail.recipients[0] for mail in smtp_sink.messages) == ["after@example.com", "before@example.com"], logs(worker)
+        assert figures["outage_log_events"] <= MOST_LOG_EVENTS, logs(worker, persistent_redis)
+        assert figures["outage_tracebacks"] <= MOST_TRACEBACKS, logs(worker, persistent_redis)
+        recipients = sorted(mail.recipients[0] for mail in smtp_sink.messages)
+        assert recipients == ["after@example.com", "before@example.com"], logs(worker, persistent_redis)
         after = next(mail for mail in smtp_sink.messages if mail.recipients == ["after@example.com"])
         assert_fibonacci_email(after, "after@example.com", 8)
         report_figures(
@@ -132,57 +139,58 @@ def test_a_busy_worker_sends_every_job_exactly_once_across_a_redis_restart(
     # idle connections, meets the outage while the job runs.
     env = environment_for(settings, WORKER_CONCURRENCY=str(concurrency), WORKER_JOB_MONITORING_INTERVAL="1")
     worker = start_process_type("worker", env, tmp_path / "worker.log")
+    wait = functools.partial(wait_for_showing_logs, processes=[worker], also=[persistent_redis])
     connection = connect_redis(persistent_redis.url)
     queue = get_queue(connection, settings)
     try:
-        wait_for_showing_logs(lambda: "Listening on" in worker.output(), [worker], timeout=30, what="the worker")
+        wait(lambda: "Listening on" in worker.output(), timeout=30, what="the worker")
         # Every worker process in an SMTP conversation that stalls at RCPT TO
         # (the message not handed over yet)...
         stalling_sink.stall_seconds = 6
         busy = [enqueue_fibonacci_email(queue, settings, f"busy{n}@example.com", 5 + n) for n in range(concurrency)]
-        wait_for_showing_logs(
+        wait(
             lambda: stalling_sink.stalled.is_set() and queue.started_job_registry.count == concurrency,
-            [worker],
             timeout=30,
             what="every worker process in an SMTP conversation",
         )
         # ...and more jobs waiting in the queue.
         stalling_sink.stall_seconds = 0
         queued = [enqueue_fibonacci_email(queue, settings, f"queued{n}@example.com", 10 + n) for n in range(4)]
-        assert queue.count == len(queued)
+        assert queue.count == len(queued), logs(worker, persistent_redis)
 
         back_at, during = restart_redis(persistent_redis, worker)
         stall_ended_before_redis_was_back = stalling_sink.stalls_finished > 0
         jobs = busy + queued
-        wait_for_showing_logs(lambda: delivered_to(stalling_sink, "busy0@example.com"), [worker], timeout=90, what="the job mid-way")
+        wait(lambda: delivered_to(stalling_sink, "busy0@example.com"), timeout=90, what="the job mid-way")
         running_job_done_s = time.monotonic() - back_at
-        wait_for_showing_logs(lambda: delivered_to(stalling_sink, "queued0@example.com"), [worker], timeout=90, what="the first queued job")
+        wait(lambda: delivered_to(stalling_sink, "queued0@example.com"), timeout=90, what="the first queued job")
         queued_job_done_s = time.monotonic() - back_at
-        wait_for_showing_logs(lambda: len(stalling_sink.messages) >= len(jobs), [worker], timeout=90, what="every email")
+        wait(lambda: len(stalling_sink.messages) >= len(jobs), timeout=90, what="every email")
         delivered_s = time.monotonic() - back_at
-        wait_for_showing_logs(
+        wait(
             lambda: {fetch(job.id, connection).get_status() for job in jobs} == {"finished"},
-            [worker],
             timeout=60,
             what="every job finished",
         )
         # Nothing still queued, running or waiting to retry that could send again.
-        assert queue.count == 0 and queue.started_job_registry.count == 0 and queue.scheduled_job_registry.count == 0, logs(worker)
+        assert queue.count == 0 and queue.started_job_registry.count == 0 and queue.scheduled_job_registry.count == 0, logs(
+            worker, persistent_redis
+        )
 
         recipients = Counter(mail.recipients[0] for mail in stalling_sink.messages)
         expected = [f"busy{n}@example.com" for n in range(concurrency)] + [f"queued{n}@example.com" for n in range(4)]
-        assert recipients == Counter(expected), logs(worker)
+        assert recipients == Counter(expected), logs(worker, persistent_redis)
         for mail in stalling_sink.messages:
             recipient = mail.recipients[0]
             number = int(recipient.split("@")[0].removeprefix("busy").removeprefix("queued"))
             assert_fibonacci_email(mail, recipient, (5 if recipient.startswith("busy") else 10) + number)
         # The worker kept watching the job it was running: it took no more
         # jobs at once than it is meant to.
-        assert most_jobs_at_once(worker.output()) == concurrency, logs(worker)
+        assert most_jobs_at_once(worker.output()) == concurrency, logs(worker, persistent_redis)
         figures = outage_log(during)
-        assert figures["outage_log_events"] <= MOST_LOG_EVENTS, logs(worker)
-        assert figures["outage_tracebacks"] <= MOST_TRACEBACKS, logs(worker)
-        assert worker.popen.poll() is None, logs(worker)
+        assert figures["outage_log_events"] <= MOST_LOG_EVENTS, logs(worker, persistent_redis)
+        assert figures["outage_tracebacks"] <= MOST_TRACEBACKS, logs(worker, persistent_redis)
+        assert worker.popen.poll() is None, logs(worker, persistent_redis)
         report_figures(
             f"redis-restart-busy-{concurrency}",
             {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import signal
 import time
 
@@ -101,6 +102,8 @@ def test_a_worker_started_before_redis_waits_for_it_then_delivers_exactly_once(s
     finally:
         worker.stop()
         if redis_server:
+            # Its log is in its own directory, which stop() removes; keep a copy.
+            shutil.copy(redis_server.log_path, tmp_path / "redis.log")
             redis_server.stop()
 
 

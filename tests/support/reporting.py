@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tests.support.processes import Process, wait_for
+from tests.support.redis_server import RedisServer
 
 T = TypeVar("T")
 
@@ -29,21 +30,27 @@ def report_figures(name: str, figures: dict, tmp_path: Path) -> Path:
     return path
 
 
-def logs(*processes: Process) -> str:
+def logs(*processes: Process | RedisServer) -> str:
     """The end of each process's log, with the path to all of it."""
     sections = []
     for process in processes:
-        lines = process.output().splitlines()
+        if process.log_path is None:
+            continue
+        lines = process.log_path.read_text(errors="replace").splitlines() if process.log_path.exists() else []
         shown = lines[-LOG_TAIL_LINES:]
         skipped = f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown) else ""
         sections.append(f"--- {process.log_path}{skipped} ---\n" + "\n".join(shown))
     return "\n" + "\n".join(sections)
 
 
-def wait_for_showing_logs(condition: Callable[[], T], processes: Iterable[Process], timeout: float, what: str, interval: float = 0.05) -> T:
-    """``wait_for``, failing with the processes' logs as they are at the
-    timeout, and at once if one of them exits meanwhile."""
+def wait_for_showing_logs(
+    condition: Callable[[], T], processes: Iterable[Process], timeout: float, what: str, interval: float = 0.05, also: Iterable = ()
+) -> T:
+    """``wait_for``, failing with the logs of ``processes`` (and of ``also``,
+    a Redis server say) as they are at the timeout, and at once if one of
+    ``processes`` exits meanwhile."""
     processes = list(processes)
+    shown = [*processes, *also]
     exited: list[Process] = []
 
     def met_or_exited():
@@ -53,7 +60,7 @@ def wait_for_showing_logs(condition: Callable[[], T], processes: Iterable[Proces
     try:
         result = wait_for(met_or_exited, timeout=timeout, interval=interval, what=what)
     except TimeoutError as error:
-        raise AssertionError(f"{error}{logs(*processes)}") from None
+        raise AssertionError(f"{error}{logs(*shown)}") from None
     if exited:
-        raise AssertionError(f"{', '.join(str(process.log_path) for process in exited)} exited while waiting for {what}{logs(*processes)}")
+        raise AssertionError(f"{', '.join(str(process.log_path) for process in exited)} exited while waiting for {what}{logs(*shown)}")
     return result
