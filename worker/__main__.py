@@ -98,7 +98,7 @@ def run_pool(settings: Settings, burst: bool) -> int:
     )
     # Once here, so a dyno that boots while Redis is away logs one line per
     # attempt, not one per worker process.
-    if not wait_for_redis(connection):
+    if not wait_for_redis(probe_connection(settings)):
         return 0
 
     def make_worker(name: str) -> BaseWorker | None:
@@ -106,7 +106,7 @@ def run_pool(settings: Settings, burst: bool) -> int:
         # a worker that quit when Redis went away: without this wait it would
         # fail at once (RQ's Worker talks to Redis when built), and the pool
         # would start another every second, each with a traceback.
-        if not wait_for_redis(connection):
+        if not wait_for_redis(probe_connection(settings)):
             return None
         return build_worker(settings, InProcessHerokuWorker, name=name)
 
@@ -119,6 +119,13 @@ def run_pool(settings: Settings, burst: bool) -> int:
     )
     pool.start(burst=burst, logging_level=settings.log_level)
     return 0
+
+
+def probe_connection(settings: Settings) -> Redis:
+    """A connection for wait_for_redis only. Its own socket timeout: a server
+    that takes the connection and never answers (a failover in progress)
+    must count as a failed attempt, not hang the wait."""
+    return connect_redis(settings.redis_url, socket_timeout=5)
 
 
 # Heroku sends SIGTERM to every process of a dyno on deploys and restarts;
@@ -169,9 +176,9 @@ def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float =
 def run(settings: Settings, burst: bool) -> None:
     """Run the worker; if it quits because Redis went away, wait and start
     it again in this same process, so no dyno restart is needed."""
-    connection = connect_redis(settings.redis_url)
+    probe = probe_connection(settings)
     first_try_after = 0.0
-    while wait_for_redis(connection, first_try_after=first_try_after):
+    while wait_for_redis(probe, first_try_after=first_try_after):
         worker = build_worker(settings)
         try:
             # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the
