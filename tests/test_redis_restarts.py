@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 import pytest
+from rq import Worker
 from rq.job import Job
 
 from jobs.connection import SERIALIZER, connect_redis, get_queue
@@ -99,8 +100,18 @@ def test_an_idle_worker_picks_up_again_by_itself_after_redis_restarts(settings_w
     connection = connect_redis(persistent_redis.url)
     queue = get_queue(connection, settings)
     try:
-        enqueue_fibonacci_email(queue, settings, "before@example.com", 5)
+        before = enqueue_fibonacci_email(queue, settings, "before@example.com", 5)
         wait(lambda: delivered_to(smtp_sink, "before@example.com"), timeout=30, what="the first email")
+        # Idle: done recording that job, and waiting for the next (RQ's
+        # state "idle"); a restart while it records is the busy case's.
+        wait(
+            lambda: (
+                fetch(before.id, connection).get_status() == "finished"
+                and [rq_worker.get_state() for rq_worker in Worker.all(queue=queue)] == ["idle"] * concurrency
+            ),
+            timeout=30,
+            what="the worker to be idle",
+        )
         back_at, during = restart_redis(persistent_redis, worker)
         job = enqueue_fibonacci_email(queue, settings, "after@example.com", 8)
         wait(lambda: delivered_to(smtp_sink, "after@example.com"), timeout=90, what="the next email")
