@@ -33,11 +33,13 @@ CONCURRENCY = pytest.mark.parametrize("concurrency", [1, 2], ids=["herokuworker"
 # Long enough for the worker to have noticed Redis gone a few times, so the
 # count of its log lines says something about a longer outage too.
 NOTICED_TIMES = 3
-# The most the worker may write about one short outage. RQ logs each failed
-# reconnection (with growing pauses), and its scheduler process dies with a
-# traceback (logged, and printed by multiprocessing) that the worker restarts:
+# The most the worker may write about one short outage: a few lines a second
+# at most (RQ's reconnection attempts with growing pauses, its pubsub thread,
+# heartbeat renewals, a finished send retrying its sent marker), never a
+# traceback per attempt. RQ's scheduler process does die with a traceback
+# (logged, and printed by multiprocessing), once; the worker starts another:
 # https://github.com/rq/rq/issues/2189.
-MOST_LOG_EVENTS = 15
+MOST_LOG_EVENTS = 30
 MOST_TRACEBACKS = 2
 
 
@@ -159,11 +161,7 @@ def test_a_busy_worker_sends_every_job_exactly_once_across_a_redis_restart(
         # (the message not handed over yet)...
         stalling_sink.stall_seconds = 6
         busy = [enqueue_fibonacci_email(queue, settings, f"busy{n}@example.com", 5 + n) for n in range(concurrency)]
-        wait(
-            lambda: stalling_sink.stalled.is_set() and queue.started_job_registry.count == concurrency,
-            timeout=30,
-            what="every worker process in an SMTP conversation",
-        )
+        wait(lambda: stalling_sink.stalls_started == concurrency, timeout=30, what="every worker process in an SMTP conversation")
         # ...and more jobs waiting in the queue.
         stalling_sink.stall_seconds = 0
         queued = [enqueue_fibonacci_email(queue, settings, f"queued{n}@example.com", 10 + n) for n in range(4)]

@@ -20,11 +20,14 @@ class StallingSmtpSink(SmtpSink):
         super().__init__()
         self.stall_seconds = 0.0
         self.stalled = threading.Event()  # a conversation has reached the stall
+        self.stalls_started = 0
         self.stalls_finished = 0
         self.rcpt_reply: str | None = None  # e.g. "550 5.1.1 no such user", refused at RCPT TO
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.stall_seconds:
+            with self.lock:
+                self.stalls_started += 1
             self.stalled.set()
             try:
                 await asyncio.sleep(self.stall_seconds)
