@@ -18,10 +18,22 @@ bind = [f"[::]:{_settings.port}"]
 # 512 MB dyno. https://devcenter.heroku.com/articles/python-concurrency
 workers = _settings.web_concurrency
 
-# Sync workers are right here: every request is short (it only enqueues), so
-# no request ties a process up for long. This one also answers the requests
+# Sync workers: every request is short (it only enqueues), so no request ties
+# a process up for long, and each process answers one request at a time with
+# no thread or event loop in the way. This subclass also answers the requests
 # queued at the dyno when SIGTERM comes, which plain sync workers drop (the
-# router then answers H13): web/gunicorn_worker.py.
+# router then answers H13, gunicorn issue #3397): web/gunicorn_worker.py.
+#
+# A sync worker closes the connection after each response, so Heroku's
+# Router 2.0, which would otherwise keep idle connections to the dyno open
+# for 90 s, opens a new one per request, and gunicorn's `keepalive` setting
+# would do nothing here: it is not set. gthread, heroku/python-getting-started's
+# choice, honours keepalive and measured no slower (docs/benchmarks.md,
+# "gunicorn worker class"), but it would also close idle keep-alive
+# connections at SIGTERM that the router may be sending a request down at
+# that moment; the deploy guarantee (README "Guarantees") is proven with this one.
+# https://docs.gunicorn.org/en/stable/settings.html#keepalive
+# https://devcenter.heroku.com/articles/http-routing#keepalives
 worker_class = "web.gunicorn_worker.DrainingSyncWorker"
 
 # Load the app once in the master, before forking: workers share its memory
@@ -37,12 +49,6 @@ timeout = 25
 # On SIGTERM Heroku waits 30 s before SIGKILL; finish in-flight requests well
 # within that. https://devcenter.heroku.com/articles/dynos#shutdown
 graceful_timeout = 20
-
-# Heroku's router keeps idle connections to the dyno open for up to 90 s; if
-# gunicorn closed them sooner the router could send a request down a closing
-# connection and answer the user with an error. Stay above 90 s.
-# https://devcenter.heroku.com/articles/http-routing#keepalives
-keepalive = 100
 
 # Heroku's logs are whatever goes to stdout/stderr; "-" means stdout.
 accesslog = "-"

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from redis import Redis
 
-from bench.support import CountingSmtpSink, memory_mib, wait_for_port
+from bench import wrk
+from bench.support import CountingSmtpSink, cpu_seconds, memory_mib, wait_for_port
 from jobs.connection import connect_redis, get_queue
 from jobs.email_content import fibonacci_email
 from jobs.fibonacci import fibonacci
@@ -168,6 +169,60 @@ def bench_web(report: Report, redis: RedisServer, quick: bool) -> None:
                     ]
                 )
     report.table(["request", "clients", "length", "p50 ms", "p99 ms", "req/s", "errors"], rows)
+
+
+# 1b. gunicorn worker class ------------------------------------------------------
+
+# The worker classes compared, as GUNICORN_CMD_ARGS (which overrides
+# gunicorn.conf.py): the Procfile's sync workers, and gthread with
+# heroku/python-getting-started's 5 threads, the one that would honour keepalive.
+WORKER_CLASSES = {"sync (gunicorn.conf.py)": "--worker-class sync", "gthread, 5 threads": "--worker-class gthread --threads 5"}
+
+
+def bench_worker_class(report: Report, redis: RedisServer, quick: bool) -> None:
+    seconds = 2 if quick else 6
+    rounds = 1 if quick else 3
+    report.add("## 1b. gunicorn worker class: sync against gthread (POST /api/sequences, WEB_CONCURRENCY=2)")
+    report.add()
+    if not wrk.available():
+        report.add("(skipped: needs wrk, `apt-get install wrk`, which keeps connections open as Router 2.0 does)")
+        report.add()
+        return
+    report.add(f"wrk, {seconds:g} s per run, the two alternating {rounds} times; medians. CPU is the gunicorn processes' user +")
+    report.add("system time per request: it barely moves when other work shares the machine, unlike req/s.")
+    report.add()
+    settings = settings_for(redis)
+    results: dict[str, dict[int, list[dict]]] = {label: {32: [], 1: []} for label in WORKER_CLASSES}
+    for _ in range(rounds):
+        for label, args in WORKER_CLASSES.items():
+            fresh_redis(redis)
+            process, port = start_web(settings, "web-class", GUNICORN_CMD_ARGS=args)
+            with running(process):
+                wrk.run(port, 32, 1)  # warm up
+                for connections in (32, 1):
+                    before = cpu_seconds(process.pid)
+                    result = wrk.run(port, connections, seconds)
+                    result["cpu_ms"] = (cpu_seconds(process.pid) - before) * 1000 / max(result["requests"], 1)
+                    results[label][connections].append(result)
+    rows = []
+    for label, by_connections in results.items():
+        for connections, runs in by_connections.items():
+
+            def median(key: str, runs=runs) -> float:
+                return statistics.median(run[key] for run in runs)
+
+            rows.append(
+                [
+                    label,
+                    connections,
+                    f"{median('rps'):.0f}",
+                    f"{median('p50_ms'):.2f}",
+                    f"{median('p99_ms'):.1f}",
+                    f"{median('cpu_ms'):.2f}",
+                    sum(run["errors"] for run in runs),
+                ]
+            )
+    report.table(["worker class", "connections", "req/s", "p50 ms", "p99 ms", "CPU ms per request", "errors"], rows)
 
 
 # 2 and 3. Worker throughput ---------------------------------------------------
@@ -408,7 +463,7 @@ def bench_size(report: Report) -> None:
     report.table(["length", "fibonacci µs", "render email ms", "text bytes", "html bytes", "MIME bytes", "text bytes / length²"], rows)
 
 
-SECTIONS = ("web", "dyno", "cpu", "latency", "size")
+SECTIONS = ("web", "gunicorn", "dyno", "cpu", "latency", "size")
 
 
 def main() -> int:
@@ -432,6 +487,8 @@ def main() -> int:
     try:
         if "web" in only:
             bench_web(report, redis, options.quick)
+        if "gunicorn" in only:
+            bench_worker_class(report, redis, options.quick)
         if "dyno" in only:
             bench_dyno(report, redis, options.quick)
         if "cpu" in only:
