@@ -4,6 +4,7 @@ a real Redis and a real SMTP server or the SendGrid stand-in."""
 from __future__ import annotations
 
 import pytest
+from rq import Queue
 from rq.job import Job
 
 from jobs.connection import SERIALIZER
@@ -138,3 +139,20 @@ def test_worker_refuses_to_start_on_heroku_without_its_settings(settings, tmp_pa
     assert returncode == 2
     output = process.output()
     assert "FibTastic cannot start on Heroku" in output and "MAIL_FROM" in output and "SECRET_KEY" in output
+
+
+def test_a_worker_killed_mid_maintenance_holds_the_queue_s_lock_a_minute_not_fifteen(redis_conn, queue):
+    # The lock a dead worker leaves behind stops every other worker from
+    # retrying abandoned jobs until it expires (jobs/connection.py).
+    assert queue.acquire_maintenance_lock()
+    assert 0 < redis_conn.ttl(queue.registry_cleaning_key) <= 60
+    assert not queue.acquire_maintenance_lock()  # still one worker at a time
+    queue.release_maintenance_lock()
+
+
+def test_rq_s_own_maintenance_lock_still_lasts_fifteen_minutes(redis_conn):
+    # When this fails RQ has shortened its lock (rq/rq#2005): FibTasticQueue
+    # in jobs/connection.py can go, and the Queue of RQ's with it.
+    stock = Queue("default", connection=redis_conn)
+    assert stock.acquire_maintenance_lock()
+    assert redis_conn.ttl(stock.registry_cleaning_key) > 600
