@@ -1,6 +1,8 @@
 """1,000 submissions through gunicorn from 16 concurrent clients, 2 workers;
 one worker is SIGKILLed and Redis restarts while they run. Exactly 1,000
-distinct emails must arrive: none lost, none doubled.
+distinct emails must arrive: none lost, none doubled. The SIGKILL lands
+anywhere in a job except the at-least-once window (the provider may have the
+email, nothing records it), where a second email is the documented outcome.
 
 Redis runs with the append-only file (fsync on every write), as Heroku Redis
 persists its data; without persistence a restart would empty the queue.
@@ -21,9 +23,10 @@ import redis
 from rq.job import Job
 
 from jobs.connection import SERIALIZER, get_queue
-from tests.support.processes import environment_for, free_port, kill_tree, python_process, wait_for
+from tests.support.processes import environment_for, free_port, kill_tree_when, python_process, wait_for
 from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer
+from tests.support.send_window import sending_unrecorded
 
 pytestmark = pytest.mark.slow
 
@@ -102,8 +105,11 @@ def test_thousand_submissions_survive_a_killed_worker_and_a_redis_restart(settin
 
             assert client.milestones[KILL_WORKER_AFTER].wait(120)
             # kill -9 one worker with its work-horse and scheduler, and start a
-            # replacement, as Heroku does after a crash.
-            kill_tree(workers[0].pid)
+            # replacement, as Heroku does after a crash. Not between claiming
+            # a send and recording it: a kill there may deliver twice, as
+            # README "Guarantees" says (tests/test_kill_outside_send_window.py).
+            doomed = workers[0].pid
+            kill_tree_when(doomed, lambda: not sending_unrecorded(store, doomed))
             workers[0].wait(10)
             replacement = python_process(["-m", "worker"], env, tmp_path / "worker-3.log")
             processes.append(replacement)

@@ -77,6 +77,54 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL) -> list[int]:
     return pids
 
 
+def process_state(pid: int) -> str | None:
+    """The state letter of ``pid`` in /proc (R, S, D, T, Z...), or None once it is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _wait_until_stopped(pid: int) -> None:
+    wait_for(lambda: process_state(pid) in (None, "T", "t", "Z"), timeout=10, interval=0.001, what=f"pid {pid} to stop")
+
+
+def stop_tree(pid: int) -> list[int]:
+    """SIGSTOP ``pid``, then every descendant, and wait until all are stopped.
+    The parent goes first, so it cannot fork a child that escapes the list."""
+    os.kill(pid, signal.SIGSTOP)
+    _wait_until_stopped(pid)
+    pids = [*descendant_pids(pid), pid]
+    for target in pids[:-1]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(target, signal.SIGSTOP)
+    for target in pids:
+        _wait_until_stopped(target)
+    return pids
+
+
+def kill_tree_when(pid: int, may_kill: Callable[[], bool], timeout: float = 60, on_defer: Callable[[], None] | None = None) -> list[int]:
+    """SIGKILL ``pid`` and its descendants at a moment when ``may_kill()`` is
+    true, checked while the whole tree is stopped, so nothing it does can
+    change the answer between the check and the kill. When it is false, the
+    tree runs on until it is true, and is stopped and checked again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = stop_tree(pid)
+        if may_kill():
+            for target in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(target, signal.SIGKILL)
+            return pids
+        if on_defer:
+            on_defer()
+        for target in reversed(pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, signal.SIGCONT)
+        wait_for(may_kill, timeout=max(deadline - time.monotonic(), 0.1), interval=0.001, what="a moment to kill")
+
+
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
