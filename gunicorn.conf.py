@@ -5,7 +5,7 @@ https://docs.gunicorn.org/en/stable/settings.html and Heroku's own
 https://github.com/heroku/python-getting-started/blob/main/gunicorn.conf.py
 """
 
-from jobs.settings import load_settings
+from jobs.core.settings import load_settings
 
 _settings = load_settings()
 
@@ -61,7 +61,7 @@ access_log_format = (
 )
 # gunicorn's own lines (worker boots, timeouts) in logfmt too, on stdout. The
 # access lines are already logfmt, so their handler prints them as they are.
-# The app replaces the root handler with the same formatter (jobs/logging_setup.py).
+# The app replaces the root handler with the same formatter (jobs/core/logging_setup.py).
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -75,8 +75,8 @@ logconfig_dict = {
         "access": {"class": "logging.StreamHandler", "formatter": "as_is", "stream": "ext://sys.stdout"},
     },
     "formatters": {
-        "logfmt": {"()": "jobs.logging_setup.LogfmtFormatter"},
-        "as_is": {"()": "jobs.logging_setup.MaskedMessageFormatter"},
+        "logfmt": {"()": "jobs.core.logging_setup.LogfmtFormatter"},
+        "as_is": {"()": "jobs.core.logging_setup.MaskedMessageFormatter"},
     },
 }
 

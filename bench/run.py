@@ -30,11 +30,11 @@ from redis import Redis
 
 from bench import wrk
 from bench.support import CountingSmtpSink, cpu_seconds, memory_mib, wait_for_port
-from jobs.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
+from jobs.core.mail.compose import to_mime
+from jobs.core.settings import Settings
 from jobs.email_content import fibonacci_email
 from jobs.fibonacci import fibonacci
-from jobs.mail.compose import to_mime
-from jobs.settings import Settings
 from tests.support.processes import PROJECT_ROOT, Process, environment_for, free_port, wait_for
 from tests.support.procfile import read_procfile, start_process_type
 from tests.support.redis_server import RedisServer

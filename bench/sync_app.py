@@ -11,10 +11,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from jobs.core.mail import mailer_from_settings
 from jobs.email_content import fibonacci_email
-from jobs.mail import mailer_from_settings
+from web import app_resources, csrf
 from web import create_app as create_real_app
-from web import csrf, services
 from web.forms import SequenceForm
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -27,7 +27,7 @@ def create_sequence_synchronously():
     form = SequenceForm(formdata=MultiDict({key: str(payload.get(key, "")) for key in ("email", "length")}), meta={"csrf": False})
     if not form.validate():
         return jsonify({"errors": form.errors}), 422
-    settings = services.settings()
+    settings = app_resources.settings()
     mailer_from_settings(settings).send(fibonacci_email(settings.mail_from, form.email.data, form.length.data))
     return jsonify({"sent": True}), 200
 

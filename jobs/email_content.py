@@ -6,8 +6,8 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from jobs.core.mail import OutgoingEmail
 from jobs.fibonacci import fibonacci
-from jobs.mail import OutgoingEmail
 
 
 @lru_cache(maxsize=1)

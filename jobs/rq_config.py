@@ -11,7 +11,7 @@ RQ's ``rq`` itself, with the same effect::
 
 ``--config``: RQ imports this module (from the current directory) and connects
 to its ``REDIS_URL``, the app's own, with certificate verification off for
-Heroku Redis's self-signed ``rediss://`` (see jobs/connection.py).
+Heroku Redis's self-signed ``rediss://`` (see jobs/core/connection.py).
 ``--serializer json``: jobs are stored as JSON, not pickle. ``--queue-class``:
 ``rq info`` builds its queues without the ``--serializer`` it was given, then
 cleans their registries; a job it finds abandoned would be read and re-saved
@@ -20,8 +20,8 @@ with pickle, scrambling its ``meta``. JSONQueue defaults to JSON.
 
 from rq import Queue
 
-from jobs.connection import SERIALIZER, url_without_certificate_check
-from jobs.settings import load_settings
+from jobs.core.connection import SERIALIZER, url_without_certificate_check
+from jobs.core.settings import load_settings
 
 REDIS_URL = url_without_certificate_check(load_settings().redis_url)
 

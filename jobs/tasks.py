@@ -22,11 +22,11 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from jobs import log_context
+from jobs.core import log_context
+from jobs.core.mail import Mailer, mailer_from_settings
+from jobs.core.privacy import mask_email
+from jobs.core.settings import Settings, load_settings
 from jobs.email_content import fibonacci_email
-from jobs.mail import Mailer, mailer_from_settings
-from jobs.privacy import mask_email
-from jobs.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

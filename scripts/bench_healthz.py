@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs.settings import Settings
+from jobs.core.settings import Settings
 from web import create_app
 
 

@@ -42,8 +42,8 @@ from urllib.parse import urlsplit
 
 import redis
 
-from jobs.connection import connect_redis
-from jobs.settings import load_settings
+from jobs.core.connection import connect_redis
+from jobs.core.settings import load_settings
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

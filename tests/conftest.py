@@ -15,8 +15,8 @@ import urllib.request
 
 import pytest
 
-from jobs.connection import connect_redis, get_queue
-from jobs.settings import Settings
+from jobs.core.connection import connect_redis, get_queue
+from jobs.core.settings import Settings
 from tests.support.processes import environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer, TlsUnsupported

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.settings import ConfigurationError
+from jobs.core.settings import ConfigurationError
 from tests.support.processes import free_port
 from web import create_app
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pytest
 from rq.job import Job
 
-from jobs.connection import SERIALIZER
+from jobs.core.connection import SERIALIZER
 from tests.support.processes import descendant_pids, environment_for, free_port
 from tests.support.procfile import start_process_type
 from tests.support.reporting import logs, report_figures, wait_for_showing_logs

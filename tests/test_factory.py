@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.settings import ConfigurationError
+from jobs.core.settings import ConfigurationError
 from web import create_app
 
 

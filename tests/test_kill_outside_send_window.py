@@ -11,7 +11,7 @@ import threading
 import pytest
 from rq.job import Job
 
-from jobs.connection import SERIALIZER
+from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
 from tests.support.processes import environment_for, kill_tree_when, python_process, wait_for
 from tests.support.send_window import sending_unrecorded

@@ -22,7 +22,7 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobs.connection import SERIALIZER, get_queue
+from jobs.core.connection import SERIALIZER, get_queue
 from tests.support.processes import environment_for, free_port, kill_tree_when, python_process, wait_for
 from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from jobs.log_context import request_id_from_header
-from jobs.logging_setup import LogfmtFormatter
+from jobs.core.log_context import request_id_from_header
+from jobs.core.logging_setup import LogfmtFormatter
 from tests.support.processes import wait_for
 
 LOGFMT_LINE = re.compile(r'at=(debug|info|warning|error|critical) logger=\S+ (\w+=("([^"\\]|\\.)*"|\S*) ?)*')

@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
+from jobs.core.mail import PermanentMailError, TransientMailError
+from jobs.core.mail.sendgrid import SendGridMailer
 from jobs.email_content import fibonacci_email
-from jobs.mail import PermanentMailError, TransientMailError
-from jobs.mail.sendgrid import SendGridMailer
 from tests.support.mail_checks import numbers_in_html, numbers_in_text
 from tests.support.processes import free_port
 

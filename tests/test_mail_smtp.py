@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
+from jobs.core.mail import PermanentMailError, TransientMailError
+from jobs.core.mail.smtp import SmtpMailer
 from jobs.email_content import fibonacci_email
-from jobs.mail import PermanentMailError, TransientMailError
-from jobs.mail.smtp import SmtpMailer
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import free_port
 

@@ -3,9 +3,9 @@
 import pytest
 from aiosmtpd.smtp import SMTP as SmtpServer
 
+from jobs.core.mail import TransientMailError
+from jobs.core.mail.smtp import SmtpMailer
 from jobs.email_content import fibonacci_email
-from jobs.mail import TransientMailError
-from jobs.mail.smtp import SmtpMailer
 
 
 def test_consecutive_emails_share_one_connection(smtp_sink, monkeypatch):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from jobs import monitoring
-from jobs.privacy import mask_emails_in
+from jobs.core import error_reporting
+from jobs.core.privacy import mask_emails_in
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.processes import environment_for, free_port, python_process
 
@@ -51,15 +51,15 @@ def test_sentry_events_are_scrubbed_and_request_bodies_never_sent(settings_with)
         "extra": {"rq-job": {"description": "send_fibonacci_email(to=a***@example.com, length=5)", "args": "[Filtered]"}},
         "breadcrumbs": {"values": [{"message": "sending to grace@example.com"}]},
     }
-    scrubbed = monitoring.scrub_event([])(event, {})
+    scrubbed = error_reporting.scrub_event([])(event, {})
     assert "ada@example.com" not in repr(scrubbed) and "grace@example.com" not in repr(scrubbed)
     assert scrubbed["exception"]["values"][0]["value"] == "the mail server answered 550 <a***@example.com>"
 
     # The options Sentry really runs with, in a process of its own (Sentry's
     # integrations patch RQ and Flask for good; a DSN nothing listens on).
     script = (
-        "from jobs import monitoring; from jobs.settings import load_settings; import sentry_sdk; "
-        "assert monitoring.init_sentry(load_settings(), []); o = sentry_sdk.get_client().options; "
+        "from jobs.core import error_reporting; from jobs.core.settings import load_settings; import sentry_sdk; "
+        "assert error_reporting.init_sentry(load_settings(), []); o = sentry_sdk.get_client().options; "
         "print(o['send_default_pii'], o['max_request_body_size'], o['before_send'].__qualname__)"
     )
     env = environment_for(settings_with(), SENTRY_DSN=f"http://key@127.0.0.1:{free_port()}/1")

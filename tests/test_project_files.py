@@ -89,7 +89,7 @@ def test_github_actions_are_on_their_node_24_majors():
 
 
 def test_every_setting_is_documented_in_env_example():
-    source = (ROOT / "jobs" / "settings.py").read_text()
+    source = (ROOT / "jobs" / "core" / "settings.py").read_text()
     read = set(re.findall(r'_[a-z]+\(env, "([A-Z_]+)"', source))
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert {"REDIS_URL", "SMTP_URL", "SENDGRID_API_KEY", "MAIL_FROM", "SECRET_KEY", "SENTRY_DSN", "MAX_SEQUENCE_LENGTH", "PORT"} <= read
@@ -121,7 +121,7 @@ def test_packages_keep_to_their_side(package, forbidden):
 
 
 def test_worker_does_not_load_flask():
-    code = "import sys, worker.__main__, jobs.tasks, jobs.mail.smtp, jobs.mail.sendgrid; print('flask' in sys.modules)"
+    code = "import sys, worker.__main__, jobs.tasks, jobs.core.mail.smtp, jobs.core.mail.sendgrid; print('flask' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -1,5 +1,5 @@
 """The commands the README gives operators, run for real against a test Redis:
-RQ's ``rq`` (raw and through ``python -m jobs.rq_cli``) and ``python -m jobs.failed_jobs``,
+RQ's ``rq`` (raw and through ``python -m jobs.rq_cli``) and ``python -m jobs.core.failed_jobs``,
 plus ``rediss://`` with a self-signed certificate, as Heroku Redis serves it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobs.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import SERIALIZER, connect_redis, get_queue
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.processes import PROJECT_ROOT, environment_for, python_process
 from web import create_app
@@ -56,11 +56,11 @@ def test_rq_info_and_requeue_as_the_readme_gives_them(settings, queue, redis_con
 
 def test_failed_jobs_can_be_listed_and_cleared(settings, queue, tmp_path):
     job = failed_job(queue, settings, tmp_path)
-    listing = run([sys.executable, "-m", "jobs.failed_jobs", "list"], settings).stdout
+    listing = run([sys.executable, "-m", "jobs.core.failed_jobs", "list"], settings).stdout
     assert job.id in listing and "length must be a whole number" in listing and "attempts=1" in listing
     assert "ada@example.com" not in listing and "a***@example.com" in listing
 
-    cleared = run([sys.executable, "-m", "jobs.failed_jobs", "clear", "--all"], settings).stdout
+    cleared = run([sys.executable, "-m", "jobs.core.failed_jobs", "clear", "--all"], settings).stdout
     assert "deleted 1 failed job(s)" in cleared
     assert queue.failed_job_registry.get_job_ids() == []
     assert not queue.connection.exists(job.key)

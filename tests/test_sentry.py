@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 from rq.job import Job
 
-from jobs.connection import SERIALIZER
+from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sending_claim_key
 from tests.support.process_tree import work_horse_of
 from tests.support.processes import Process, environment_for, free_port, kill_tree, python_process, wait_for

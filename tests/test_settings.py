@@ -1,6 +1,6 @@
 import pytest
 
-from jobs.settings import ConfigurationError, load_settings
+from jobs.core.settings import ConfigurationError, load_settings
 
 LONG_SECRET = "x" * 40
 

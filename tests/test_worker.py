@@ -7,7 +7,7 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from jobs.connection import SERIALIZER
+from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
 from tests.support.mail_checks import assert_fibonacci_email, numbers_in_text
 from tests.support.processes import environment_for, python_process
@@ -143,7 +143,7 @@ def test_worker_refuses_to_start_on_heroku_without_its_settings(settings, tmp_pa
 
 def test_a_worker_killed_mid_maintenance_holds_the_queue_s_lock_a_minute_not_fifteen(redis_conn, queue):
     # The lock a dead worker leaves behind stops every other worker from
-    # retrying abandoned jobs until it expires (jobs/connection.py).
+    # retrying abandoned jobs until it expires (jobs/core/connection.py).
     assert queue.acquire_maintenance_lock()
     assert 0 < redis_conn.ttl(queue.registry_cleaning_key) <= 60
     assert not queue.acquire_maintenance_lock()  # still one worker at a time
@@ -152,7 +152,7 @@ def test_a_worker_killed_mid_maintenance_holds_the_queue_s_lock_a_minute_not_fif
 
 def test_rq_s_own_maintenance_lock_still_lasts_fifteen_minutes(redis_conn):
     # When this fails RQ has shortened its lock (rq/rq#2005): FibTasticQueue
-    # in jobs/connection.py can go, and the Queue of RQ's with it.
+    # in jobs/core/connection.py can go, and the Queue of RQ's with it.
     stock = Queue("default", connection=redis_conn)
     assert stock.acquire_maintenance_lock()
     assert redis_conn.ttl(stock.registry_cleaning_key) > 600

@@ -18,7 +18,7 @@ import time
 import pytest
 from rq.job import Job
 
-from jobs.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import SERIALIZER, connect_redis, get_queue
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, free_port

@@ -8,8 +8,8 @@ import time
 import pytest
 from rq.job import Job
 
-from jobs.connection import SERIALIZER
-from jobs.settings import ConfigurationError, load_settings
+from jobs.core.connection import SERIALIZER
+from jobs.core.settings import ConfigurationError, load_settings
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, python_process, wait_for

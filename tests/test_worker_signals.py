@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from jobs.connection import SERIALIZER
+from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for

@@ -15,10 +15,10 @@ from flask_wtf.csrf import CSRFProtect
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from jobs.connection import connect_redis, get_queue
-from jobs.logging_setup import configure_logging
-from jobs.monitoring import init_sentry
-from jobs.settings import Settings, load_settings
+from jobs.core.connection import connect_redis, get_queue
+from jobs.core.error_reporting import init_sentry
+from jobs.core.logging_setup import configure_logging
+from jobs.core.settings import Settings, load_settings
 
 csrf = CSRFProtect()
 

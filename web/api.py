@@ -6,9 +6,9 @@ from flask import Blueprint, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from jobs.tasks import enqueue_fibonacci_email
-from web import csrf, services
+from web import app_resources, csrf
 from web.forms import SequenceForm
-from web.job_status import describe, find_job
+from web.job_status import find_job, status_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 # API clients are not browsers carrying a session cookie, so CSRF does not
@@ -16,7 +16,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
 
-def errors(status: int, **messages: str):
+def error_response(status: int, **messages: str):
     return jsonify({"errors": messages}), status
 
 
@@ -44,12 +44,12 @@ def accepted(job):
 @bp.post("/sequences")
 def create_sequence():
     if not request.is_json:
-        return errors(415, body="Send a JSON object with Content-Type: application/json.")
+        return error_response(415, body="Send a JSON object with Content-Type: application/json.")
     payload = request.get_json(silent=True)
     if payload is None:
-        return errors(400, body="The body is not valid JSON.")
+        return error_response(400, body="The body is not valid JSON.")
     if not isinstance(payload, dict):
-        return errors(400, body='The body must be a JSON object, like {"email": "you@example.com", "length": 10}.')
+        return error_response(400, body='The body must be a JSON object, like {"email": "you@example.com", "length": 10}.')
 
     problems = {}
     email, length = payload.get("email"), payload.get("length")
@@ -59,24 +59,24 @@ def create_sequence():
     if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
         problems["length"] = "Must be a whole number, like 10."
     if problems:
-        return errors(422, **problems)
+        return error_response(422, **problems)
 
     # The same form as the HTML page, so both apply the same rules.
     formdata = MultiDict({key: str(value) for key, value in (("email", email), ("length", length)) if value is not None})
     form = SequenceForm(formdata=formdata, meta={"csrf": False})
     if not form.validate():
-        return errors(422, **{name: messages[0] for name, messages in form.errors.items()})
+        return error_response(422, **{name: messages[0] for name, messages in form.errors.items()})
 
     job_id = None
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
-            return errors(400, idempotency_key=f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.")
+            return error_response(400, idempotency_key=f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.")
         job_id = idempotent_job_id(key, form.email.data)
         earlier = find_job(job_id)
         if earlier is not None:
             return accepted(earlier)
-    job = enqueue_fibonacci_email(services.queue(), services.settings(), form.email.data, form.length.data, job_id=job_id)
+    job = enqueue_fibonacci_email(app_resources.queue(), app_resources.settings(), form.email.data, form.length.data, job_id=job_id)
     return accepted(job)
 
 
@@ -84,5 +84,5 @@ def create_sequence():
 def job(job_id: str):
     found = find_job(job_id)
     if found is None:
-        return errors(404, job_id="No job with this id (finished jobs are kept for a day).")
-    return jsonify(describe(found))
+        return error_response(404, job_id="No job with this id (finished jobs are kept for a day).")
+    return jsonify(status_fields(found))

@@ -22,7 +22,7 @@ from rq import Worker, requeue_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs.settings import Settings
+from jobs.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def init_dashboard(app: Flask, settings: Settings) -> None:
     import rq_dashboard.web
     from rq_dashboard.web import setup_rq_connection
 
-    # Jobs are JSON here (jobs/connection.py); rq-dashboard defaults to pickle.
+    # Jobs are JSON here (jobs/core/connection.py); rq-dashboard defaults to pickle.
     use_json_everywhere(rq_dashboard.web)
     app.config["RQ_DASHBOARD_REDIS_URL"] = [dashboard_redis_url(settings.redis_url)]
     # Show RQ's description (addresses masked, jobs/tasks.py), not the raw arguments.

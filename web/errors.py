@@ -45,8 +45,8 @@ def handle_http_error(error: HTTPException) -> Response:
 def handle_csrf_error(error: CSRFError):
     # Usually a form left open past its session, or cookies blocked. Show the
     # form again with what the user typed, and a fresh token.
+    from web.app_resources import settings
     from web.forms import SequenceForm
-    from web.services import settings
 
     form = SequenceForm(formdata=request.form)  # form fields only, as in pages.create_sequence
     form.validate()

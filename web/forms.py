@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, ValidationError
 from wtforms.validators import InputRequired, Length
 
-from web import services
+from web import app_resources
 
 
 class WholeNumberField(IntegerField):
@@ -47,7 +47,7 @@ class SequenceForm(FlaskForm):
         field.data = result.normalized
 
     def validate_length(self, field: IntegerField) -> None:
-        maximum = services.settings().max_sequence_length
+        maximum = app_resources.settings().max_sequence_length
         if field.data is None:
             return  # WholeNumberField already said why
         if not 1 <= field.data <= maximum:

@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from web import csrf, services
+from web import app_resources, csrf
 
 bp = Blueprint("health", __name__)
 csrf.exempt(bp)
@@ -21,10 +21,10 @@ csrf.exempt(bp)
 
 @bp.get("/healthz")
 def healthz():
-    queue = services.queue()
+    queue = app_resources.queue()
     now = time.time()
     try:
-        with services.redis().pipeline(transaction=False) as pipeline:
+        with app_resources.redis().pipeline(transaction=False) as pipeline:
             pipeline.llen(queue.key)
             # Workers register themselves per queue and leave on shutdown; one
             # killed outright stays listed until another worker's maintenance.

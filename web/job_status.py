@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from jobs.connection import SERIALIZER
-from web import services
+from jobs.core.connection import SERIALIZER
+from web import app_resources
 
 # RQ job ids are UUID4 hex strings by default; anything else cannot be ours,
 # so it 404s without a Redis round trip.
@@ -32,7 +32,7 @@ def find_job(job_id: str) -> Job | None:
     if not JOB_ID.match(job_id):
         return None
     try:
-        return Job.fetch(job_id, connection=services.redis(), serializer=SERIALIZER)
+        return Job.fetch(job_id, connection=app_resources.redis(), serializer=SERIALIZER)
     except NoSuchJobError:
         return None
 
@@ -45,7 +45,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def describe(job: Job) -> dict:
+def status_fields(job: Job) -> dict:
     status = job.get_status(refresh=False) or "queued"
     status = getattr(status, "value", status)
     args = job.args or ()

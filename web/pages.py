@@ -3,16 +3,16 @@
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from jobs.tasks import enqueue_fibonacci_email
-from web import services
+from web import app_resources
 from web.forms import SequenceForm
-from web.job_status import describe, find_job
+from web.job_status import find_job, status_fields
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("index.html", form=SequenceForm(), maximum=services.settings().max_sequence_length)
+    return render_template("index.html", form=SequenceForm(), maximum=app_resources.settings().max_sequence_length)
 
 
 @bp.post("/sequences")
@@ -23,8 +23,8 @@ def create_sequence():
     if not form.validate():
         # 422 keeps the browser on the form, with what the user typed and
         # each message beside its field.
-        return render_template("index.html", form=form, maximum=services.settings().max_sequence_length), 422
-    job = enqueue_fibonacci_email(services.queue(), services.settings(), form.email.data, form.length.data)
+        return render_template("index.html", form=form, maximum=app_resources.settings().max_sequence_length), 422
+    job = enqueue_fibonacci_email(app_resources.queue(), app_resources.settings(), form.email.data, form.length.data)
     # 303 so a reload of the status page does not post the form again.
     return redirect(url_for("pages.job_status", job_id=job.id), code=303)
 
@@ -34,4 +34,4 @@ def job_status(job_id: str):
     job = find_job(job_id)
     if job is None:
         abort(404)
-    return render_template("job.html", job=describe(job))
+    return render_template("job.html", job=status_fields(job))

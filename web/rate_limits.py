@@ -27,8 +27,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from jobs.connection import redis_connection_options
-from jobs.settings import ConfigurationError, Settings
+from jobs.core.connection import redis_connection_options
+from jobs.core.settings import ConfigurationError, Settings
 
 # Submissions that enqueued a job: the API's 202 and the form's 303.
 ACCEPTED_STATUSES = frozenset({202, 303})

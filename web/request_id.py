@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, g, request
 
-from jobs import log_context
-from jobs.monitoring import set_tags
+from jobs.core import log_context
+from jobs.core.error_reporting import set_tags
 
 HEADER = "X-Request-ID"
 

@@ -23,12 +23,12 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
-from jobs.connection import SERIALIZER, connect_redis, get_queue
-from jobs.logging_setup import configure_logging
-from jobs.monitoring import init_sentry
-from jobs.settings import ConfigurationError, Settings, load_settings
+from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.error_reporting import init_sentry
+from jobs.core.logging_setup import configure_logging
+from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.tasks import release_sending_claim, worker_mailer
-from worker.monitoring import JobContextMixin, report_abandoned_job, report_killed_work_horse
+from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
 

@@ -29,7 +29,7 @@ from rq.exceptions import ShutDownImminentException
 from rq.worker import BaseWorker, SimpleWorker
 from rq.worker_pool import WorkerPool
 
-from worker.monitoring import JobContextMixin
+from worker.job_reporting import JobContextMixin
 
 # Seconds between SIGTERM and the running job being interrupted; the same as
 # FibTasticWorker's, well inside the 30 s Heroku waits before SIGKILL.

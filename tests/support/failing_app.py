@@ -6,8 +6,8 @@ Procfile's own command line; production never imports this module.
 
 from flask import Blueprint, request
 
+from web import app_resources, csrf
 from web import create_app as create_real_app
-from web import csrf, services
 
 bp = Blueprint("failing", __name__)
 csrf.exempt(bp)
@@ -18,7 +18,7 @@ def fail():
     # Locals and the message carry what must never reach Sentry: Sentry
     # records frame locals, and real exceptions quote addresses.
     recipient = request.form["email"]
-    settings = services.settings()
+    settings = app_resources.settings()
     raise RuntimeError(f"could not handle {recipient} (keys {settings.secret_key} {settings.sendgrid_api_key})")
 
 

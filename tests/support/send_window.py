@@ -8,7 +8,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.worker import Worker
 
-from jobs.connection import SERIALIZER
+from jobs.core.connection import SERIALIZER
 from jobs.tasks import sending_claim_key, sent_marker_key
 
 

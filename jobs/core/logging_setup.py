@@ -2,7 +2,7 @@
 
     at=info logger=jobs.tasks msg="email sent to=j***@example.com length=5" request_id=3f1c... job_id=8e2d...
 
-``request_id`` and ``job_id`` come from :mod:`jobs.log_context` while a request
+``request_id`` and ``job_id`` come from :mod:`jobs.core.log_context` while a request
 or a job is being handled. Addresses are masked on the way out, whoever logged
 them (RQ's own lines, exception messages from mail servers, tracebacks).
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from jobs.log_context import current_fields
-from jobs.privacy import mask_emails_in
+from jobs.core.log_context import current_fields
+from jobs.core.privacy import mask_emails_in
 
 
 def _quote(value: str) -> str:

@@ -30,7 +30,7 @@ from rq.exceptions import AbandonedJobError, DeserializationError
 from rq.job import Job
 from sentry_sdk.utils import event_from_exception
 
-from jobs import log_context
+from jobs.core import log_context
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """See and clear failed jobs from a terminal; RQ's ``rq`` command has no such command.
 
-    python -m jobs.failed_jobs list              # id, when, attempts, reason, description
-    python -m jobs.failed_jobs clear JOB_ID...   # delete these failed jobs
-    python -m jobs.failed_jobs clear --all       # delete every failed job
+    python -m jobs.core.failed_jobs list              # id, when, attempts, reason, description
+    python -m jobs.core.failed_jobs clear JOB_ID...   # delete these failed jobs
+    python -m jobs.core.failed_jobs clear --all       # delete every failed job
 
-On Heroku: ``heroku run python -m jobs.failed_jobs list``. To retry failed jobs
+On Heroku: ``heroku run python -m jobs.core.failed_jobs list``. To retry failed jobs
 use RQ's own ``rq requeue`` (README, "Operating it").
 """
 
@@ -15,12 +15,12 @@ import sys
 
 from rq.job import Job
 
-from jobs.connection import SERIALIZER, connect_redis, get_queue
-from jobs.privacy import mask_emails_in
-from jobs.settings import load_settings
+from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.privacy import mask_emails_in
+from jobs.core.settings import load_settings
 
 
-def describe(job: Job) -> str:
+def summary_line(job: Job) -> str:
     ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
     attempts = job.meta.get("attempts", "?")
     reason = job.meta.get("error") or "-"
@@ -28,7 +28,7 @@ def describe(job: Job) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.failed_jobs", description="List or delete FibTastic's failed jobs.")
+    parser = argparse.ArgumentParser(prog="python -m jobs.core.failed_jobs", description="List or delete FibTastic's failed jobs.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list failed jobs, oldest first")
     clear = commands.add_parser("clear", help="delete failed jobs")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         job_ids = registry.get_job_ids()
         for job in Job.fetch_many(job_ids, connection=registry.connection, serializer=SERIALIZER):
             if job is not None:
-                print(describe(job))
+                print(summary_line(job))
         print(f"{len(job_ids)} failed job(s) in queue {settings.queue_name}")
         return 0
 

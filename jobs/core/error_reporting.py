@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import sentry_sdk
 
-from jobs.privacy import mask_emails_in
-from jobs.settings import Settings
+from jobs.core.privacy import mask_emails_in
+from jobs.core.settings import Settings
 
 FILTERED = "[Filtered]"
 # Settings whose whole value is a secret, by name.

@@ -1,7 +1,7 @@
 """What leaves for Sentry is scrubbed: secrets filtered, addresses masked."""
 
-from jobs.monitoring import scrub, secrets_of
-from jobs.settings import Settings
+from jobs.core.error_reporting import scrub, secrets_of
+from jobs.core.settings import Settings
 
 
 def test_secrets_are_every_key_and_every_password_in_a_url():

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from jobs.settings import Settings
+from jobs.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ class Mailer(Protocol):
 def mailer_from_settings(settings: Settings) -> Mailer:
     # Imported here so a process only loads the backend it uses.
     if settings.sendgrid_api_key:
-        from jobs.mail.sendgrid import SendGridMailer
+        from jobs.core.mail.sendgrid import SendGridMailer
 
         return SendGridMailer(settings.sendgrid_api_key, host=settings.sendgrid_api_host, timeout=settings.mail_timeout)
-    from jobs.mail.smtp import SmtpMailer
+    from jobs.core.mail.smtp import SmtpMailer
 
     return SmtpMailer(settings.smtp_url, timeout=settings.mail_timeout)

@@ -3,7 +3,7 @@
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from jobs.mail import OutgoingEmail
+from jobs.core.mail import OutgoingEmail
 
 
 def to_mime(email: OutgoingEmail) -> EmailMessage:

@@ -4,7 +4,7 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-from jobs.settings import Settings
+from jobs.core.settings import Settings
 
 
 def settings() -> Settings:

@@ -6,7 +6,7 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from jobs.settings import Settings
+from jobs.core.settings import Settings
 
 # Jobs are stored as JSON rather than pickle: anyone who can write to Redis
 # could otherwise make the worker unpickle (and so run) arbitrary code, and

@@ -13,8 +13,8 @@ import socket
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from jobs.mail import OutgoingEmail, PermanentMailError, TransientMailError
-from jobs.mail.compose import to_mime
+from jobs.core.mail import OutgoingEmail, PermanentMailError, TransientMailError
+from jobs.core.mail.compose import to_mime
 
 
 class SmtpMailer:

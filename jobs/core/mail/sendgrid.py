@@ -9,7 +9,7 @@ from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Content, Email, Mail, To
 
-from jobs.mail import OutgoingEmail, PermanentMailError, TransientMailError
+from jobs.core.mail import OutgoingEmail, PermanentMailError, TransientMailError
 
 
 class SendGridMailer:

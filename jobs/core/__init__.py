@@ -1,0 +1,12 @@
+"""The plumbing every job shares; you should rarely need to change it.
+
+- ``settings``: every environment variable, read in one place.
+- ``connection``: the Redis connection and the RQ queue.
+- ``logging_setup``, ``log_context``: one logfmt line per event, with the request id.
+- ``error_reporting``: Sentry, initialised once per process, scrubbed.
+- ``privacy``: masking email addresses wherever they could leak.
+- ``mail``: one mailer interface with SendGrid and SMTP backends.
+- ``failed_jobs``: list and requeue failed jobs from the command line.
+
+Must not import ``web`` or ``worker``, nor the jobs beside it.
+"""
