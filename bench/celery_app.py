@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from celery import Celery
 
+from jobs.core.worker_resources import worker_mailer, worker_settings
 from jobs.email_content import fibonacci_email
-from jobs.tasks import worker_mailer, worker_settings
 
 settings = worker_settings()
 app = Celery("fibtastic_bench", broker=settings.redis_url)

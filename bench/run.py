@@ -232,7 +232,8 @@ def enqueue_jobs(redis: RedisServer, settings: Settings, count: int, length: int
     """``count`` jobs exactly as the web enqueues them, in pipelined batches."""
     from rq import Callback, Retry
 
-    from jobs.tasks import FAILURE_TTL, RESULT_TTL, record_failure, send_fibonacci_email
+    from jobs.core.enqueue_policy import FAILURE_TTL, RESULT_TTL, record_failure
+    from jobs.tasks import send_fibonacci_email
 
     queue = get_queue(connect_redis(redis.url), settings)
     intervals = list(settings.retry_intervals)

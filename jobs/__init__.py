@@ -2,7 +2,8 @@
 
 Your jobs live here, at the top level:
 
-- ``jobs.tasks``: the job functions and how to enqueue them (add yours here).
+- ``jobs.tasks``: the example job, and how the web enqueues it (add yours
+  beside it: README "Add your own job").
 - ``jobs.fibonacci``: the sequence; ``jobs.email_content``: the email.
 
 ``jobs.core`` holds the plumbing they share (settings, Redis, logging, Sentry,

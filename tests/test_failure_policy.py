@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from jobs.tasks import enqueue_fibonacci_email, release_sending_claim, sending_claim_key, sent_marker_key
+from jobs.core.at_most_once import claim_key, done_key, owner, release_dead_run
+from jobs.tasks import enqueue_fibonacci_email
 from tests.support.slow_smtp import StallingSmtpSink
 from tests.test_worker import fetch, run_worker_burst
 
@@ -106,32 +107,32 @@ def test_retry_intervals_are_the_configured_ones(settings_with, queue):
 def test_a_second_run_of_a_job_while_the_first_is_sending_does_not_send(settings_with, smtp_sink, redis_conn, queue, tmp_path):
     settings = settings_with(smtp_url=smtp_sink.url)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
-    redis_conn.set(sending_claim_key(job.id), "another-worker", ex=60)  # as if another run were mid-send
+    redis_conn.set(claim_key(job.id), owner("another-worker", 4242), ex=180)  # as if another run were mid-send
     run_worker_burst(settings, tmp_path)
     stored = fetch(job.id, redis_conn)
     assert smtp_sink.messages == []
     # Not reported as sent: the other run may still fail.
     assert stored.get_status() == "failed"
-    assert stored.meta["error"] == "another attempt of this job is still sending; it will be checked again"
+    assert stored.meta["error"] == "another attempt of this job is still running; it will be checked again"
 
     # The other run sent it: a retry finds the marker and sends nothing.
-    redis_conn.set(sent_marker_key(job.id), "sent by the other run")
-    redis_conn.delete(sending_claim_key(job.id))
+    redis_conn.set(done_key(job.id), "sent by the other run")
+    redis_conn.delete(claim_key(job.id))
     queue.failed_job_registry.requeue(job.id)
     run_worker_burst(settings, tmp_path)
-    assert fetch(job.id, redis_conn).return_value() == {"length": 5, "already_sent": True}
+    assert fetch(job.id, redis_conn).return_value() == {"already_done": True}
     assert smtp_sink.messages == []
 
 
 def test_a_run_that_died_holding_its_claim_does_not_stop_the_retry_from_sending(settings_with, smtp_sink, redis_conn, queue, tmp_path):
     settings = settings_with(smtp_url=smtp_sink.url)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
-    redis_conn.set(sending_claim_key(job.id), "dead-worker", ex=60)
+    redis_conn.set(claim_key(job.id), owner("dead-worker", 4242), ex=180)
     run_worker_burst(settings, tmp_path)
     assert fetch(job.id, redis_conn).get_status() == "failed" and smtp_sink.messages == []
-    # The claim lapses (or the worker that saw its work-horse die releases it).
-    release_sending_claim(fetch(job.id, redis_conn))
+    # The worker that saw its work-horse die releases it (or it lapses).
+    release_dead_run(fetch(job.id, redis_conn), "dead-worker", 4242)
     queue.failed_job_registry.requeue(job.id)
     run_worker_burst(settings, tmp_path)
-    assert fetch(job.id, redis_conn).return_value() == {"length": 5, "already_sent": False}
+    assert fetch(job.id, redis_conn).return_value() == {"length": 5}
     assert len(smtp_sink.wait_for_messages(1)) == 1

@@ -9,8 +9,9 @@ import pytest
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from jobs.core.at_most_once import done_key
 from jobs.core.connection import SERIALIZER
-from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
+from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for
 from tests.support.slow_smtp import StallingSmtpSink
@@ -54,7 +55,7 @@ def test_sigterm_mid_job_stops_it_cleanly_and_a_new_worker_sends_exactly_one_ema
     assert interrupted.meta == {"error": "the worker was restarted while sending", "attempts": 1}
     assert interrupted.get_status() in ("scheduled", "queued")  # kept for its retry, not lost
     assert interrupted.retries_left == 1
-    assert not redis_conn.exists(sent_marker_key(job.id))
+    assert not redis_conn.exists(done_key(job.id))
     # The interrupted conversation ends without a message: the stall finishes,
     # the client is gone, nothing is delivered.
     wait_for(lambda: stalling_sink.stalls_finished == 1, timeout=15, what="the stalled conversation to end")
@@ -68,7 +69,7 @@ def test_sigterm_mid_job_stops_it_cleanly_and_a_new_worker_sends_exactly_one_ema
         second.stop()
     [received] = stalling_sink.messages
     assert_fibonacci_email(received, "ada@example.com", 12)
-    assert fetch(job.id, redis_conn).return_value() == {"length": 12, "already_sent": False}
+    assert fetch(job.id, redis_conn).return_value() == {"length": 12}
 
 
 def test_sigkill_mid_job_is_found_abandoned_and_run_again(settings_with, stalling_sink, redis_conn, queue, tmp_path):

@@ -1,4 +1,6 @@
-"""What the status page and the API say about a job."""
+"""What the status page and the API say about a job: what every job has
+(status, timestamps, error, attempts), and the fields the job declares for
+display (jobs/core/presentation.py)."""
 
 from __future__ import annotations
 
@@ -9,23 +11,17 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from jobs.core.connection import SERIALIZER
+from jobs.core.presentation import GENERIC, presentation_of
 from web import app_resources
 
 # RQ job ids are UUID4 hex strings by default; anything else cannot be ours,
 # so it 404s without a Redis round trip.
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-LABELS = {
-    "queued": "Queued",
-    "deferred": "Queued",
-    "scheduled": "Waiting to retry",
-    "started": "Sending",
-    "finished": "Sent",
-    "failed": "Failed",
-    "stopped": "Stopped",
-    "canceled": "Cancelled",
-}
+# Statuses after which a job changes no more: the page stops following it.
 FINAL_STATUSES = frozenset({"finished", "failed", "stopped", "canceled"})
+# The last attempt's reason while it waits to retry, the final one after.
+STATUSES_WITH_ERROR = frozenset({"failed", "scheduled", "stopped"})
 
 
 def find_job(job_id: str) -> Job | None:
@@ -45,21 +41,41 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _display_fields(job: Job, display) -> dict:
+    try:
+        return dict(display(*(job.args or ()), **(job.kwargs or {})))
+    except TypeError:  # enqueued with arguments the function does not take: it fails too
+        return {}
+
+
+def _title(title: str, display: dict) -> str:
+    try:
+        return title.format_map(display)
+    except (KeyError, IndexError, ValueError):  # no display fields to fill it with
+        return GENERIC.title
+
+
 def status_fields(job: Job) -> dict:
+    """The job's fields for the page and the API. ``display`` names the
+    job's own fields, which come first so the common ones always win."""
+    presentation = presentation_of(job)
     status = job.get_status(refresh=False) or "queued"
     status = getattr(status, "value", status)
-    args = job.args or ()
-    error = job.meta.get("error")
-    return {
+    display = _display_fields(job, presentation.display)
+    common = {
         "id": job.id,
         "status": status,
-        "label": LABELS.get(status, status.title()),
+        "label": presentation.labels.get(status, status.title()),
         "final": status in FINAL_STATUSES,
-        "length": args[1] if len(args) > 1 else None,
         "enqueued_at": _iso(job.enqueued_at),
         "started_at": _iso(job.started_at),
         "ended_at": _iso(job.ended_at),
-        # The last attempt's reason while it waits to retry, the final one after.
-        "error": error if status in ("failed", "scheduled", "stopped") else None,
+        "error": job.meta.get("error") if status in STATUSES_WITH_ERROR else None,
         "attempts": job.meta.get("attempts", 0),
+    }
+    return {
+        **display,
+        **common,
+        "title": _title(presentation.title, display),
+        "display": [name for name in display if name not in common],
     }

@@ -5,7 +5,7 @@ Heroku's router gives each request an ``X-Request-ID`` (a UUID) and logs it as
 (https://devcenter.heroku.com/articles/http-request-id). We reuse it when it
 looks like one, or make one when the request came some other way, then: bind it
 to the request's log lines, tag Sentry events with it, hand it to jobs the
-request enqueues (jobs.tasks.enqueue), and echo it in the response, where
+request enqueues (jobs.core.enqueue_policy.enqueue), and echo it in the response, where
 gunicorn's access log line picks it up.
 """
 

@@ -23,11 +23,12 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
+from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
 from jobs.core.connection import SERIALIZER, connect_redis, get_queue
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
-from jobs.tasks import release_sending_claim, worker_mailer
+from jobs.core.worker_resources import worker_mailer
 from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
@@ -57,8 +58,9 @@ class FibTasticWorker(JobContextMixin, HerokuWorker):
             log.warning("redis unreachable, job heartbeat not renewed: %s", error)
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
-        # Before RQ retries it: the dead run cannot send any more.
-        release_sending_claim(job)
+        # Before RQ retries it: the dead run cannot act any more, and its
+        # claim (if the job is guarded by @at_most_once) must not hold up the retry.
+        release_dead_run(job, self.name, retpid)
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         report_killed_work_horse(job, ret_val)
 
@@ -83,7 +85,9 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
         # at most 2 x maintenance_interval apart. README "Guarantees" has the bound.
         worker_ttl=settings.worker_maintenance_interval + 15,
     )
-    # Maintenance passes these to StartedJobRegistry.cleanup for abandoned jobs.
+    # Maintenance passes these to StartedJobRegistry.cleanup for abandoned jobs,
+    # before it retries them.
+    worker.push_exc_handler(release_abandoned_claim)
     worker.push_exc_handler(report_abandoned_job)
     return worker
 

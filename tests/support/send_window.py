@@ -1,24 +1,25 @@
-"""A job claims its send (``fibtastic:sending:<id>``, holding the worker's
-name) before talking to the provider and records it (``fibtastic:sent:<id>``)
-once the provider accepts. A SIGKILL between the two is README "Guarantees"'
-at-least-once window: tests that promise one email under SIGKILL avoid it."""
+"""A guarded job claims its run (``fibtastic:once:claim:<id>``, holding
+``<worker name>/<pid>``) before talking to the provider and records it done
+(``fibtastic:once:done:<id>``) once the provider accepts. A SIGKILL between the
+two is README "Guarantees"' at-least-once window: tests that promise one email
+under SIGKILL avoid it."""
 
 from __future__ import annotations
 
 from redis import Redis
 from rq.worker import Worker
 
+from jobs.core.at_most_once import claim_key, done_key
 from jobs.core.connection import SERIALIZER
-from jobs.tasks import sending_claim_key, sent_marker_key
 
 
 def sending_unrecorded(connection: Redis, pid: int) -> bool:
-    """Whether the worker process ``pid`` holds a claim to send whose email is not recorded as sent."""
+    """Whether the worker process ``pid`` (or its work-horse) holds a claim whose job is not recorded as done."""
     names = {worker.name for worker in Worker.all(connection=connection, serializer=SERIALIZER) if worker.pid == pid}
-    prefix = sending_claim_key("")
+    prefix = claim_key("")
     for key in connection.scan_iter(match=prefix + "*"):
         holder = connection.get(key)
         job_id = key.decode().removeprefix(prefix)
-        if holder is not None and holder.decode() in names and not connection.exists(sent_marker_key(job_id)):
+        if holder is not None and holder.decode().rpartition("/")[0] in names and not connection.exists(done_key(job_id)):
             return True
     return False

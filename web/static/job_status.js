@@ -11,6 +11,7 @@
 
   function show(job) {
     section.dataset.status = job.status;
+    section.dataset.final = String(job.final);
     statusText.textContent = job.label;
     document.title = job.label + " · FibTastic";
     errorText.textContent = job.error || "";
@@ -36,7 +37,8 @@
       });
   }
 
-  if (["finished", "failed", "stopped", "canceled"].indexOf(section.dataset.status) === -1) {
+  // Whether a status is final is decided on the server (web/job_status.py).
+  if (section.dataset.final !== "true") {
     window.setTimeout(poll, delay);
   }
 })();

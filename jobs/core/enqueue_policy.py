@@ -1,0 +1,95 @@
+"""How every job is enqueued: retries, timeouts, how long results are kept,
+the failure reason users see, and the request id in the job's meta.
+
+Enqueue your jobs with :func:`enqueue` and they all behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import AbandonedJobError, ShutDownImminentException
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+from jobs.core import log_context
+from jobs.core.presentation import presentation_of
+from jobs.core.settings import Settings
+
+# Finished jobs stay visible on their status page for a day, failed ones for a
+# week (RQ's default keeps finished jobs only 500 s).
+RESULT_TTL = 24 * 60 * 60
+FAILURE_TTL = 7 * 24 * 60 * 60
+
+
+def failure_reason(job: Job, exc_type: type[BaseException], exc_value: BaseException | None) -> str:
+    """A reason for the status page: specific for known failures, vague for bugs.
+    The job's own wording (jobs/core/presentation.py) where it has some."""
+    if getattr(exc_value, "permanent", None) is not None:  # MailError, AnotherRunIsRunning, your own
+        return str(exc_value)
+    presentation = presentation_of(job)
+    if issubclass(exc_type, AbandonedJobError):
+        return presentation.abandoned
+    if issubclass(exc_type, JobTimeoutException):
+        return presentation.timed_out
+    if issubclass(exc_type, ShutDownImminentException):
+        return presentation.interrupted
+    # Details of unexpected errors go to the logs and Sentry, not to users.
+    return f"an unexpected error occurred ({exc_type.__name__})"
+
+
+def record_failure(job: Job, connection: Redis, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback: runs after every failed attempt, before RQ decides to retry.
+
+    It stores a readable reason for the status page and stops retries for
+    failures that cannot pass (an exception with ``permanent = True``: a
+    refused recipient, a bad API key), so users learn at once instead of
+    after four retries.
+    """
+    job.meta["error"] = failure_reason(job, exc_type, exc_value)
+    job.meta["attempts"] = job.meta.get("attempts", 0) + 1
+    job.save_meta()
+    if getattr(exc_value, "permanent", False):
+        job.retries_left = 0
+
+
+def enqueue(
+    queue: Queue,
+    settings: Settings,
+    function,
+    *args,
+    description: str | None = None,
+    meta: dict | None = None,
+    job_id: str | None = None,
+) -> Job:
+    """Enqueue ``function(*args)`` with this project's retry and TTL policy.
+
+    ``description`` is what RQ logs and the dashboard shows for the job
+    (by default the call with its arguments): keep personal data out of it.
+    Inside a web request the job's ``meta["request_id"]`` is that request's id,
+    so the worker's log lines for the job carry it too.
+    """
+    intervals = list(settings.retry_intervals)
+    request_id = log_context.current_request_id()
+    if request_id:
+        meta = {"request_id": request_id, **(meta or {})}
+    job = queue.enqueue(
+        function,
+        *args,
+        retry=Retry(max=len(intervals), interval=intervals),
+        job_timeout=settings.job_timeout,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        on_failure=Callback(record_failure),
+        description=description,
+        meta=meta or {},
+        job_id=job_id,
+    )
+    # Under the job's own module, so one logger name follows a job from its
+    # enqueue to its last line in the worker.
+    logging.getLogger(job.func_name.rpartition(".")[0]).info(
+        "job enqueued job_id=%s queue=%s description=%s", job.id, queue.name, job.description
+    )
+    return job

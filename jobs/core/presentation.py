@@ -1,0 +1,71 @@
+"""How a job presents itself on its status page, in the API and in its failure reasons.
+
+Every job gets generic wording. A job can declare its own, in one place, on
+its function::
+
+    @presented_as(
+        title="Your {length} Fibonacci numbers",
+        display=lambda recipient, length: {"length": length},
+        labels={"started": "Sending", "finished": "Sent"},
+        timed_out="sending took too long",
+    )
+
+``display`` is called with the job's arguments and returns the fields shown
+for it (and added to the API's JSON): never personal data. ``title`` is
+formatted with those fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from rq.exceptions import DeserializationError
+from rq.job import Job
+
+LABELS = {
+    "queued": "Queued",
+    "deferred": "Queued",
+    "scheduled": "Waiting to retry",
+    "started": "Running",
+    "finished": "Done",
+    "failed": "Failed",
+    "stopped": "Stopped",
+    "canceled": "Cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Presentation:
+    title: str = "Your job"
+    display: Callable[..., dict] = lambda *args, **kwargs: {}
+    labels: dict[str, str] = field(default_factory=lambda: dict(LABELS))
+    # Failure reasons for what ends a run without an error of the job's own.
+    timed_out: str = "the job took too long"
+    abandoned: str = "the worker stopped while running the job (it was restarted or ran out of memory)"
+    interrupted: str = "the worker was restarted while running the job"
+
+
+GENERIC = Presentation()
+
+
+def presented_as(*, labels: dict[str, str] | None = None, **wording) -> Callable:
+    """Decorator: the job's own title, display fields, labels and failure
+    reasons; anything not given stays generic (:class:`Presentation`)."""
+    presentation = replace(GENERIC, labels={**LABELS, **(labels or {})}, **wording)
+
+    def declare(function: Callable) -> Callable:
+        function.presentation = presentation
+        return function
+
+    return declare
+
+
+def presentation_of(job: Job) -> Presentation:
+    """The job function's declared presentation, or the generic one when the
+    job names no function that can be imported (RQ's ``job.func`` imports it)."""
+    try:
+        function = job.func
+    except (ImportError, AttributeError, ValueError, DeserializationError):
+        return GENERIC
+    return getattr(function, "presentation", GENERIC)

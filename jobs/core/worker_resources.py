@@ -1,0 +1,19 @@
+"""What code running in the worker shares: the settings and the mailer, made
+once per process (the web side's counterpart is web/app_resources.py)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jobs.core.mail import Mailer, mailer_from_settings
+from jobs.core.settings import Settings, load_settings
+
+
+@lru_cache(maxsize=1)
+def worker_settings() -> Settings:
+    return load_settings()
+
+
+@lru_cache(maxsize=1)
+def worker_mailer() -> Mailer:
+    return mailer_from_settings(worker_settings())
