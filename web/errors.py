@@ -78,6 +78,9 @@ def register(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(HTTPException, handle_http_error)
     # ConnectionError and TimeoutError: Redis down, restarting or unreachable.
+    # ReadOnlyError: a failover, and we still talk to the old primary, now a
+    # replica that refuses writes (READONLY) until we reconnect to the new one.
     app.register_error_handler(redis.exceptions.ConnectionError, handle_redis_down)
     app.register_error_handler(redis.exceptions.TimeoutError, handle_redis_down)
+    app.register_error_handler(redis.exceptions.ReadOnlyError, handle_redis_down)
     app.register_error_handler(InternalServerError, handle_unexpected)
