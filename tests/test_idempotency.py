@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 import threading
 import urllib.error
 import urllib.request
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import environment_for, free_port, wait_for
+from tests.support.processes import PROJECT_ROOT, environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
 from web import idempotency
 
@@ -98,3 +99,10 @@ def test_the_claim_lapses_so_a_request_that_died_frees_the_key(client, redis_con
     assert response.status_code == 202
     claim = idempotency.claim_key(response.get_json()["job_id"])
     assert 0 < redis_conn.ttl(claim) <= idempotency.CLAIM_SECONDS
+
+
+def test_the_claim_outlives_any_request_that_holds_it():
+    # gunicorn kills a worker whose request takes longer than its timeout; a
+    # claim that lapsed sooner would let a second request create the job again.
+    config = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    assert config["timeout"] < idempotency.CLAIM_SECONDS
