@@ -9,7 +9,6 @@ import pytest
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email, sent_marker_key
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for
@@ -26,7 +25,7 @@ def stalling_sink():
 
 
 def fetch(job_id, redis_conn) -> Job:
-    return Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
+    return Job.fetch(job_id, connection=redis_conn)
 
 
 def start_worker(settings, tmp_path, name, **env):

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER
 from web import app_resources
 
 # RQ job ids are UUID4 hex strings by default; anything else cannot be ours,
@@ -32,7 +31,7 @@ def find_job(job_id: str) -> Job | None:
     if not JOB_ID.match(job_id):
         return None
     try:
-        return Job.fetch(job_id, connection=app_resources.redis(), serializer=SERIALIZER)
+        return Job.fetch(job_id, connection=app_resources.redis())
     except NoSuchJobError:
         return None
 

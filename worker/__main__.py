@@ -23,7 +23,7 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
-from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
@@ -69,7 +69,6 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
         [get_queue(connection, settings)],
         name=name,
         connection=connection,
-        serializer=SERIALIZER,
         # A job whose worker was SIGKILLed stays "started" until its heartbeat
         # (job_monitoring_interval + RQ's fixed 60 s) expires; the next
         # maintenance then retries it. Maintenance runs between jobs and
@@ -115,7 +114,6 @@ def run_pool(settings: Settings, burst: bool) -> int:
         settings.worker_concurrency,
         queues=[get_queue(connection, settings)],
         connection=connection,
-        serializer=SERIALIZER,
     )
     pool.start(burst=burst, logging_level=settings.log_level)
     return 0

@@ -8,13 +8,12 @@ from __future__ import annotations
 from redis import Redis
 from rq.worker import Worker
 
-from jobs.core.connection import SERIALIZER
 from jobs.tasks import sending_claim_key, sent_marker_key
 
 
 def sending_unrecorded(connection: Redis, pid: int) -> bool:
     """Whether the worker process ``pid`` holds a claim to send whose email is not recorded as sent."""
-    names = {worker.name for worker in Worker.all(connection=connection, serializer=SERIALIZER) if worker.pid == pid}
+    names = {worker.name for worker in Worker.all(connection=connection) if worker.pid == pid}
     prefix = sending_claim_key("")
     for key in connection.scan_iter(match=prefix + "*"):
         holder = connection.get(key)
