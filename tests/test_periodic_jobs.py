@@ -19,10 +19,12 @@ from rq import Queue
 from rq.cron import CronScheduler
 from rq.job import Job
 
+from jobs.core.connection import connect_redis, get_queue
 from jobs.core.settings import ConfigurationError, load_settings
 from jobs.queue_report import report_queue
 from jobs.schedule import periodic_jobs
-from tests.support.processes import descendant_pids, environment_for, process_state, python_process, wait_for
+from tests.support.processes import descendant_pids, environment_for, free_port, process_state, python_process, wait_for
+from tests.support.redis_server import RedisServer
 from tests.support.worker_log import traceback_reports
 from worker.cron import ClaimingCronScheduler, claim_key
 
@@ -239,3 +241,33 @@ def test_burst_mode_runs_no_scheduler(settings, redis_conn, tmp_path):
     finally:
         worker.stop()
     assert "periodic jobs" not in worker.output()
+
+
+@pytest.mark.slow
+def test_the_scheduler_waits_out_a_redis_restart_and_goes_on(settings_with, tmp_path):
+    own_redis = RedisServer(free_port(), persistent=True).start()
+    settings = settings_with(redis_url=own_redis.url)
+    store = connect_redis(own_redis.url)
+    queue = get_queue(store, settings)
+    worker = start_worker(settings, tmp_path, "worker", "* * * * * *")
+    try:
+        [scheduler] = wait_for(lambda: running_schedulers(store), timeout=30, what="the scheduler")
+        wait_for(lambda: queue_reports(queue), timeout=30, what="a queue report")
+        own_redis.stop(keep_data=True)
+        wait_for(lambda: "periodic jobs wait for redis" in worker.output(), timeout=30, what="the scheduler to notice")
+        back_at = datetime.now().astimezone()
+        own_redis.start()
+        wait_for(
+            lambda: any(tick_of(job) > back_at for job in queue_reports(queue)), timeout=30, interval=0.2, what="a tick after the restart"
+        )
+        # The same process, still running: nothing had to restart it.
+        assert [running.pid for running in running_schedulers(store)] == [scheduler.pid]
+        assert scheduler.pid in descendant_pids(worker.pid)
+    finally:
+        assert worker.stop() == 0, worker.output()
+        own_redis.stop()
+    # RQ's own retry scheduler dies with a traceback, and is replaced
+    # (https://github.com/rq/rq/issues/2189, tests/test_redis_restarts.py);
+    # the periodic jobs' scheduler does not.
+    output = worker.output()
+    assert "rq/cron.py" not in output and "worker/cron.py" not in output and "Process periodic jobs" not in output
