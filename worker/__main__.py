@@ -28,6 +28,7 @@ from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.tasks import release_sending_claim, worker_mailer
+from worker.cron import periodic_jobs_scheduler
 from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
@@ -209,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
-    if settings.worker_concurrency > 1:
-        # RQ's WorkerPool replaces a worker process that dies, lost Redis included.
-        return run_pool(settings, burst=options.burst)
-    log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
-    run(settings, burst=options.burst)
+    # Not with --burst, which works off the queue and exits.
+    with periodic_jobs_scheduler(settings, enabled=not options.burst):
+        if settings.worker_concurrency > 1:
+            # RQ's WorkerPool replaces a worker process that dies, lost Redis included.
+            return run_pool(settings, burst=options.burst)
+        log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
+        run(settings, burst=options.burst)
     return 0
 
 
