@@ -87,7 +87,9 @@ def test_a_bad_schedule_stops_the_worker_at_start_with_the_reason(settings, tmp_
         assert worker.wait(30) != 0
     finally:
         worker.stop()
-    assert "QUEUE_REPORT_SCHEDULE must be a cron expression" in worker.output()
+    output = worker.output()
+    assert "QUEUE_REPORT_SCHEDULE must be a cron expression" in output
+    assert "Traceback" not in output
 
 
 # --- claiming ticks, in process with a real Redis ----------------------------

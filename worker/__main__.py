@@ -197,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description="Run FibTastic's background worker.")
     parser.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
     options = parser.parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        # Before logging is configured from the settings: one plain line, no traceback.
+        configure_logging()
+        log.error("%s", error)
+        return 2
     configure_logging(settings.log_level)
     try:
         if settings.on_heroku:
