@@ -258,9 +258,9 @@ def worker_command(variant: str, settings: Settings, log_name: str, **env) -> Pr
     """The worker processes being compared, started the way users would run them."""
     environment = environment_for(settings, LOG_LEVEL="WARNING", **env)
     if variant == "rq-worker":  # RQ's default Worker: one process, a fork per job
-        args = ["rq", "worker", "--url", settings.redis_url, "--serializer", "json", "--logging_level", "WARNING", settings.queue_name]
+        args = ["rq", "worker", "--url", settings.redis_url, "--logging_level", "WARNING", settings.queue_name]
     elif variant == "rq-simple":
-        args = ["rq", "worker", "--url", settings.redis_url, "--serializer", "json", "--logging_level", "WARNING", "-w"]
+        args = ["rq", "worker", "--url", settings.redis_url, "--logging_level", "WARNING", "-w"]
         args += ["rq.worker.SimpleWorker", settings.queue_name]
     elif variant == "celery":
         args = [str(CELERY_PYTHON), "-m", "celery", "-A", "bench.celery_app", "worker", "--pool", "prefork", "--concurrency", "1"]

@@ -19,7 +19,6 @@ from flask import Blueprint
 from rq.job import Job
 
 from jobs.core.at_most_once import claim_key
-from jobs.core.connection import SERIALIZER
 from tests.support.process_tree import work_horse_of
 from tests.support.processes import PROJECT_ROOT, environment_for, python_process, wait_for
 from tests.support.slow_smtp import StallingSmtpSink
@@ -85,7 +84,7 @@ def test_a_job_added_as_the_readme_says_runs_once_through_a_killed_work_horse(
     response = client.post("/welcome", data={"email": "newcomer@example.com", "name": "Ada"})
     assert response.status_code == 303
     job_id = response.headers["Location"].rsplit("/", 1)[1]
-    job = Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
+    job = Job.fetch(job_id, connection=redis_conn)
     assert job.func_name == f"{module}.send_welcome_email"
     assert "newcomer@example.com" not in job.description
 

@@ -11,7 +11,7 @@ def test_accepts_a_request_with_202_location_and_status_url(client, queue):
     assert body["status_url"] == f"http://localhost/api/jobs/{body['job_id']}"
     assert response.headers["Location"] == body["status_url"]
     assert queue.job_ids == [body["job_id"]]
-    assert queue.fetch_job(body["job_id"]).args == ["ada@example.com", 10]
+    assert queue.fetch_job(body["job_id"]).args == ("ada@example.com", 10)
 
 
 def test_job_status_fields(client):

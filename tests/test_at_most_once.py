@@ -9,7 +9,6 @@ import pytest
 from rq.job import Job
 
 from jobs.core.at_most_once import AnotherRunIsRunning, claim_key, done_key, owner, release, release_dead_run
-from jobs.core.connection import SERIALIZER
 from jobs.core.enqueue_policy import enqueue
 from tests.support import guarded_jobs
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for
@@ -123,7 +122,7 @@ def test_the_worker_releases_the_claim_of_a_job_abandoned_by_a_dead_worker(setti
     finally:
         doomed.stop()
     held = redis_conn.get(claim_key(job.id))
-    assert held is not None and held.decode().startswith(Job.fetch(job.id, connection=redis_conn, serializer=SERIALIZER).worker_name)
+    assert held is not None and held.decode().startswith(Job.fetch(job.id, connection=redis_conn).worker_name)
     # Fast-forward past the dead worker's heartbeat (RQ adds a fixed 60 s), so
     # the next worker's first maintenance finds the job abandoned.
     registry = queue.started_job_registry

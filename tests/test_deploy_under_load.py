@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import pytest
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER
 from tests.support.processes import descendant_pids, environment_for, free_port
 from tests.support.procfile import start_process_type
 from tests.support.reporting import logs, report_figures, wait_for_showing_logs
@@ -235,9 +234,7 @@ def test_a_deploy_under_load_answers_every_accepted_request_and_sends_every_emai
         delivered = Counter(mail.recipients[0] for mail in smtp_sink.messages)
         assert {recipient for recipient, count in delivered.items() if count > 1} == set(), logs(worker)
         assert set(delivered) == set(clients.accepted), logs(worker)
-        statuses = Counter(
-            Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER).get_status() for job_id in clients.accepted.values()
-        )
+        statuses = Counter(Job.fetch(job_id, connection=redis_conn).get_status() for job_id in clients.accepted.values())
         assert statuses == {"finished": len(clients.accepted)}, logs(worker)
         assert worker.popen.poll() is None and "Traceback" not in worker.output(), logs(worker)
 

@@ -12,7 +12,6 @@ import pytest
 from rq.job import Job
 
 from jobs.core.at_most_once import done_key
-from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.processes import environment_for, kill_tree_when, python_process, wait_for
 from tests.support.send_window import sending_unrecorded
@@ -74,7 +73,7 @@ def test_a_kill_asked_for_inside_the_send_window_waits_until_the_send_is_recorde
     replacement = python_process(["-m", "worker"], env, tmp_path / "replacement.log")
     try:
         wait_for(
-            lambda: Job.fetch(job.id, connection=redis_conn, serializer=SERIALIZER).get_status() == "finished",
+            lambda: Job.fetch(job.id, connection=redis_conn).get_status() == "finished",
             timeout=150,
             interval=0.5,
             what="the job to finish",

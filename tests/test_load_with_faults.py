@@ -22,7 +22,7 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER, get_queue
+from jobs.core.connection import get_queue
 from tests.support.processes import environment_for, free_port, kill_tree_when, python_process, wait_for
 from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer
@@ -146,7 +146,7 @@ def test_thousand_submissions_survive_a_killed_worker_and_a_redis_restart(settin
         assert not doubled, f"sent more than once: {doubled}"
         assert set(recipients) == set(client.accepted)
         assert len(smtp_sink.messages) == SUBMISSIONS
-        statuses = Counter(Job.fetch(job_id, connection=store, serializer=SERIALIZER).get_status() for job_id in client.accepted.values())
+        statuses = Counter(Job.fetch(job_id, connection=store).get_status() for job_id in client.accepted.values())
         assert statuses == {"finished": SUBMISSIONS}
         print(
             f"\nload: {SUBMISSIONS} accepted in {submitted_in:.1f} s ({client.refused[503]} refused with 503 and retried), "

@@ -23,7 +23,7 @@ def test_valid_form_enqueues_one_job_and_redirects_to_its_status_page(client, qu
     assert response.headers["Location"] == f"/jobs/{job_id}"
     assert queue.job_ids == [job_id]
     job = queue.fetch_job(job_id)
-    assert job.args == ["Ada@example.com", 12]  # domain lower-cased by email-validator
+    assert job.args == ("Ada@example.com", 12)  # domain lower-cased by email-validator
     assert job.func_name == "jobs.tasks.send_fibonacci_email"
     assert job.retries_left == 2
 

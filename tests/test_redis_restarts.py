@@ -17,7 +17,7 @@ import pytest
 from rq import Worker
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, free_port
@@ -60,7 +60,7 @@ def stalling_sink():
 
 
 def fetch(job_id, connection) -> Job:
-    return Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
+    return Job.fetch(job_id, connection=connection)
 
 
 def delivered_to(sink, recipient: str) -> bool:

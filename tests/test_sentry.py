@@ -17,7 +17,6 @@ import urllib.request
 import pytest
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.process_tree import work_horse_of
 from tests.support.processes import Process, environment_for, free_port, kill_tree, python_process, wait_for
@@ -63,7 +62,7 @@ def assert_tagged(event, **expected) -> None:
 
 
 def job_status(job_id, redis_conn) -> str:
-    return Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER).get_status()
+    return Job.fetch(job_id, connection=redis_conn).get_status()
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ from rq import Queue
 from rq.job import Job
 
 from jobs.core.at_most_once import done_key
-from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email, numbers_in_text
 from tests.support.processes import environment_for, python_process
@@ -26,7 +25,7 @@ def run_worker_burst(settings, tmp_path, timeout=60) -> str:
 
 
 def fetch(job_id, redis_conn) -> Job:
-    return Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
+    return Job.fetch(job_id, connection=redis_conn)
 
 
 def test_worker_sends_one_email_per_job(settings_with, smtp_sink, redis_conn, queue, tmp_path):

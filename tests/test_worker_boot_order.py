@@ -18,7 +18,7 @@ import time
 import pytest
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, free_port
@@ -74,7 +74,7 @@ def test_a_worker_started_before_redis_waits_for_it_then_delivers_exactly_once(s
         [received] = smtp_sink.messages
         first_job_done = time.monotonic()
         wait_for_showing_logs(
-            lambda: Job.fetch(job.id, connection=connection, serializer=SERIALIZER).get_status() == "finished",
+            lambda: Job.fetch(job.id, connection=connection).get_status() == "finished",
             [worker],
             timeout=15,
             what="the job to be recorded as finished",

@@ -8,7 +8,6 @@ import time
 import pytest
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER
 from jobs.core.settings import ConfigurationError, load_settings
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
@@ -16,7 +15,7 @@ from tests.support.processes import environment_for, python_process, wait_for
 
 
 def fetch(job_id, redis_conn) -> Job:
-    return Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
+    return Job.fetch(job_id, connection=redis_conn)
 
 
 def test_worker_concurrency_is_a_positive_whole_number():

@@ -10,7 +10,6 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from jobs.core.at_most_once import done_key
-from jobs.core.connection import SERIALIZER
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for
@@ -27,7 +26,7 @@ def stalling_sink():
 
 
 def fetch(job_id, redis_conn) -> Job:
-    return Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
+    return Job.fetch(job_id, connection=redis_conn)
 
 
 def start_worker(settings, tmp_path, name, **env):

@@ -1,12 +1,10 @@
 """The JSON API: POST /api/sequences and GET /api/jobs/<id>."""
 
-import hashlib
-
 from flask import Blueprint, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from jobs.tasks import enqueue_fibonacci_email
-from web import app_resources, csrf
+from web import app_resources, csrf, idempotency
 from web.forms import SequenceForm
 from web.job_status import find_job, status_fields
 
@@ -18,19 +16,6 @@ csrf.exempt(bp)
 
 def error_response(status: int, **messages: str):
     return jsonify({"errors": messages}), status
-
-
-# A client that got no answer (a timeout, or a 503 while Redis restarts:
-# Redis may have stored the job and then failed to say so) cannot know
-# whether its request was accepted. With the same Idempotency-Key, sending it
-# again returns the job the first one created instead of a second email.
-IDEMPOTENCY_KEY_MAX = 255
-
-
-def idempotent_job_id(key: str, recipient: str) -> str:
-    # Scoped to the recipient, so someone else's key never finds your job.
-    digest = hashlib.sha256(f"{key}\0{recipient.lower()}".encode()).hexdigest()
-    return f"idem-{digest[:40]}"
 
 
 def accepted(job):
@@ -70,10 +55,10 @@ def create_sequence():
     job_id = None
     key = request.headers.get("Idempotency-Key")
     if key is not None:
-        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
-            return error_response(400, idempotency_key=f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.")
-        job_id = idempotent_job_id(key, form.email.data)
-        earlier = find_job(job_id)
+        if problem := idempotency.key_problem(key):
+            return error_response(400, idempotency_key=problem)
+        job_id = idempotency.job_id_for(key, form.email.data)
+        earlier = idempotency.earlier_job_or_claim(job_id)  # 409 while another request creates it
         if earlier is not None:
             return accepted(earlier)
     job = enqueue_fibonacci_email(app_resources.queue(), app_resources.settings(), form.email.data, form.length.data, job_id=job_id)

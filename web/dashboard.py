@@ -4,24 +4,29 @@ Mounted only when RQ_DASHBOARD_USERNAME and RQ_DASHBOARD_PASSWORD are both
 set; otherwise /rq answers 404 like any unknown address. Only one of them set
 is not an error: the Deploy button generates the password and leaves the user
 name to the user (app.json), and that app must boot; it logs one line saying
-what to set instead. Every request under
-/rq (pages, static files and the JSON endpoints that list jobs, their
-descriptions, results and errors) needs the credentials. It reads the same
-Redis as the app, with the same JSON serializer.
+what to set instead.
+
+rq-dashboard is mounted as its README says (its blueprint, RQ_DASHBOARD_*
+config keys, ``setup_rq_connection``), unchanged. Around it, app-wide request
+hooks limited to /rq:
+- every request (pages, static files, JSON endpoints) needs the credentials;
+- a request to an action (an endpoint that accepts POST: requeue, delete,
+  empty, compact, including ``/rq/requeue/<queue>``, which also requeues on a
+  GET) must come from a page of this site;
+- every email address in a response is masked: the workers view shows a job's
+  call string with its arguments, and ``exc_info`` quotes mail servers' replies.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from functools import partial
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
-from rq import Worker, requeue_job
-from rq.job import Job
-from rq.serializers import JSONSerializer
+from flask import Flask, Response, current_app, request
 
+from jobs.core.connection import url_without_certificate_check
+from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,18 +50,6 @@ DASHBOARD_CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-def dashboard_redis_url(url: str) -> str:
-    """rq-dashboard opens its own connections from a URL, so Heroku Redis's
-    "no certificate verification" has to travel inside it (redis-py reads
-    ssl_cert_reqs from the query string)."""
-    parts = urlsplit(url)
-    if parts.scheme != "rediss":
-        return url
-    query = dict(parse_qsl(parts.query))
-    query.setdefault("ssl_cert_reqs", "none")
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 def _authorised(settings: Settings) -> bool:
     auth = request.authorization
     if auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
@@ -67,9 +60,20 @@ def _authorised(settings: Settings) -> bool:
     return user_ok and password_ok
 
 
+def _is_action() -> bool:
+    """rq-dashboard's state-changing endpoints are exactly those that accept
+    POST; a GET to one of them (``/rq/requeue/<queue>``) acts as well."""
+    return request.method not in ("GET", "HEAD") or (request.url_rule is not None and "POST" in (request.url_rule.methods or ()))
+
+
 def _same_origin() -> bool:
-    """Browsers resend basic-auth credentials on cross-site requests too, so a
-    POST (requeue, delete, empty) must come from a page of this site."""
+    """Browsers resend cached basic-auth credentials on cross-site requests
+    too, an ``<img src>`` on any page included. Fetch metadata says where a
+    request comes from ("none": typed or bookmarked); browsers without it
+    send Origin (or at least Referer) with the dashboard's own requests."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if not origin:
         return False
@@ -81,31 +85,26 @@ def _is_dashboard_path() -> bool:
     return request.path == URL_PREFIX or request.path.startswith(URL_PREFIX + "/")
 
 
-class JsonWorker(Worker):
-    """rq-dashboard 0.9.0 lists workers with ``Worker.all(connection=...)``,
-    without a serializer, so a busy worker's current job is read as pickle
-    and the workers view fails with DeserializationError."""
-
-    @classmethod
-    def all(cls, connection=None, job_class=None, queue_class=None, queue=None, serializer=None):
-        return super().all(connection, job_class, queue_class, queue, serializer or JSONSerializer)
-
-
-class JsonJob(Job):
-    """Likewise its job page, delete and requeue call ``Job.fetch`` without one."""
-
-    @classmethod
-    def fetch(cls, id, connection=None, serializer=None):
-        return super().fetch(id, connection, serializer or JSONSerializer)
+def _masked(value):
+    if isinstance(value, str):
+        return mask_emails_in(value)
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, dict):
+        return {_masked(key): _masked(item) for key, item in value.items()}
+    return value
 
 
-def use_json_everywhere(dashboard_web) -> None:
-    """Make every read rq-dashboard 0.9.0 does use our JSON serializer: its
-    ``config.serializer`` covers queues and job lists, not the calls above."""
-    dashboard_web.config.serializer = JSONSerializer
-    dashboard_web.Worker = JsonWorker
-    dashboard_web.Job = JsonJob
-    dashboard_web.requeue_job = partial(requeue_job, serializer=JSONSerializer)
+def mask_addresses(response: Response) -> None:
+    """Mask every address in a page or JSON answer. JSON is masked value by
+    value, so an address after an escape (``\\n``) cannot break the JSON.
+    Static files (sent straight from rq-dashboard's package) hold no data."""
+    if response.direct_passthrough or response.is_streamed:
+        return
+    if response.is_json:
+        response.set_data(current_app.json.dumps(_masked(response.get_json())))
+    else:
+        response.set_data(mask_emails_in(response.get_data(as_text=True)))
 
 
 def init_dashboard(app: Flask, settings: Settings) -> None:
@@ -115,40 +114,37 @@ def init_dashboard(app: Flask, settings: Settings) -> None:
             log.info("queue dashboard off: set %s too to turn it on at %s (heroku config:set %s=...)", missing, URL_PREFIX, missing)
         return
     import rq_dashboard
-    import rq_dashboard.web
-    from rq_dashboard.web import setup_rq_connection
 
-    # Jobs are JSON here (jobs/core/connection.py); rq-dashboard defaults to pickle.
-    use_json_everywhere(rq_dashboard.web)
-    app.config["RQ_DASHBOARD_REDIS_URL"] = [dashboard_redis_url(settings.redis_url)]
+    app.config["RQ_DASHBOARD_REDIS_URL"] = [url_without_certificate_check(settings.redis_url)]
     # Show RQ's description (addresses masked, jobs/tasks.py), not the raw arguments.
     app.config["RQ_DASHBOARD_SHOW_FULL_ARGS"] = False
-    setup_rq_connection(app)
+    rq_dashboard.web.setup_rq_connection(app)
 
     @app.before_request
     def require_dashboard_credentials() -> Response | None:
         if not _is_dashboard_path():
             return None
-        if _authorised(settings):
-            if request.method in ("GET", "HEAD") or _same_origin():
-                return None
+        if not _authorised(settings):
+            return Response(
+                "Authentication required.\n",
+                401,
+                {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"', "Cache-Control": "no-store"},
+                mimetype="text/plain",
+            )
+        if _is_action() and not _same_origin():
             return Response("Cross-site request refused.\n", 403, mimetype="text/plain")
-        return Response(
-            "Authentication required.\n",
-            401,
-            {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"', "Cache-Control": "no-store"},
-            mimetype="text/plain",
-        )
+        return None
 
     @app.after_request
-    def dashboard_headers(response: Response) -> Response:
+    def dashboard_answers(response: Response) -> Response:
         if _is_dashboard_path():
+            mask_addresses(response)
             response.headers["Content-Security-Policy"] = DASHBOARD_CONTENT_SECURITY_POLICY
             response.headers["Cache-Control"] = "no-store"
         return response
 
     # The dashboard's forms post without a CSRF token; basic auth, not a
-    # session cookie, authorises them.
+    # session cookie, authorises them, and the same-origin check above stands in.
     from web import csrf
 
     csrf.exempt(rq_dashboard.blueprint)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER
 from jobs.core.presentation import GENERIC, presentation_of
 from web import app_resources
 
@@ -28,7 +27,7 @@ def find_job(job_id: str) -> Job | None:
     if not JOB_ID.match(job_id):
         return None
     try:
-        return Job.fetch(job_id, connection=app_resources.redis(), serializer=SERIALIZER)
+        return Job.fetch(job_id, connection=app_resources.redis())
     except NoSuchJobError:
         return None
 

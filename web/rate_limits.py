@@ -27,7 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from jobs.core.connection import redis_connection_options
+from jobs.core.connection import redis_connection_options, url_without_certificate_check
 from jobs.core.settings import ConfigurationError, Settings
 
 # Submissions that enqueued a job: the API's 202 and the form's 303.
@@ -60,7 +60,7 @@ def _check(name: str, value: str) -> str:
 
 
 def storage_options(settings: Settings) -> dict:
-    options = redis_connection_options(settings.redis_url)
+    options = redis_connection_options()
     # While Redis is down a request should reach the 503 quickly: no retries,
     # short timeouts (the queue write after it fails the same way).
     options.update(socket_timeout=2, retry=Retry(NoBackoff(), 0))
@@ -90,7 +90,7 @@ def init_rate_limits(app: Flask, settings: Settings, submission_blueprints: list
     limiter = Limiter(
         get_remote_address,
         app=app,
-        storage_uri=settings.redis_url,
+        storage_uri=url_without_certificate_check(settings.redis_url),
         storage_options=storage_options(settings),
         strategy="moving-window",
         key_prefix="fibtastic-limits",

@@ -24,11 +24,12 @@ from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
-from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.core.worker_resources import worker_mailer
+from worker.cron import periodic_jobs_scheduler
 from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
 
 log = logging.getLogger("worker")
@@ -71,7 +72,6 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
         [get_queue(connection, settings)],
         name=name,
         connection=connection,
-        serializer=SERIALIZER,
         # A job whose worker was SIGKILLed stays "started" until its heartbeat
         # (job_monitoring_interval + RQ's fixed 60 s) expires; the next
         # maintenance then retries it. Maintenance runs between jobs and
@@ -119,7 +119,6 @@ def run_pool(settings: Settings, burst: bool) -> int:
         settings.worker_concurrency,
         queues=[get_queue(connection, settings)],
         connection=connection,
-        serializer=SERIALIZER,
     )
     pool.start(burst=burst, logging_level=settings.log_level)
     return 0
@@ -202,7 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description="Run FibTastic's background worker.")
     parser.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
     options = parser.parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        # Before logging is configured from the settings: one plain line, no traceback.
+        configure_logging()
+        log.error("%s", error)
+        return 2
     configure_logging(settings.log_level)
     try:
         if settings.on_heroku:
@@ -215,11 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
-    if settings.worker_concurrency > 1:
-        # RQ's WorkerPool replaces a worker process that dies, lost Redis included.
-        return run_pool(settings, burst=options.burst)
-    log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
-    run(settings, burst=options.burst)
+    # Not with --burst, which works off the queue and exits.
+    with periodic_jobs_scheduler(settings, enabled=not options.burst):
+        if settings.worker_concurrency > 1:
+            # RQ's WorkerPool replaces a worker process that dies, lost Redis included.
+            return run_pool(settings, burst=options.burst)
+        log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
+        run(settings, burst=options.burst)
     return 0
 
 

@@ -73,7 +73,7 @@ class InProcessHerokuWorker(JobContextMixin, SimpleWorker):
 
 class FibTasticWorkerPool(WorkerPool):
     """RQ's WorkerPool, with workers built by ``make_worker`` (this project's
-    settings: serializer, maintenance intervals) instead of RQ's defaults.
+    settings: maintenance intervals) instead of RQ's defaults.
     ``make_worker`` runs in the new process and may return None (it was asked
     to stop while waiting for Redis); that process then ends at once."""
 

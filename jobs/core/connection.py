@@ -4,48 +4,36 @@ from __future__ import annotations
 
 from redis import Redis
 from rq import Queue
-from rq.serializers import JSONSerializer
 
 from jobs.core.settings import Settings
 
-# Jobs are stored as JSON rather than pickle: anyone who can write to Redis
-# could otherwise make the worker unpickle (and so run) arbitrary code, and
-# JSON stays readable in the dashboard. Every Queue, Worker and Job.fetch must
-# use the same serializer.
-SERIALIZER = JSONSerializer
-
-
-def redis_connection_options(url: str) -> dict:
-    """Keyword arguments for ``Redis.from_url`` that suit ``url``.
-
-    Heroku Redis serves TLS (``rediss://``) with a self-signed certificate, so
-    verification has to be off or every connection fails
-    (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
-    """
-    options: dict = {
-        # Fail fast when Redis is down instead of hanging a web request.
-        "socket_connect_timeout": 2,
-        # Heroku Redis closes idle connections; ping before reusing an old one.
-        "health_check_interval": 30,
-    }
-    if url.startswith("rediss://"):
-        options["ssl_cert_reqs"] = "none"
-    return options
-
 
 def url_without_certificate_check(url: str) -> str:
-    """``url`` for tools that take only a URL, such as RQ's ``rq`` command:
-    for ``rediss://``, with the same verification-off option as a query
-    parameter, which redis-py reads (``?ssl_cert_reqs=none``)."""
+    """``url``, and for ``rediss://`` with certificate verification off.
+
+    Heroku Redis serves TLS with a self-signed certificate, so verification has
+    to be off or every connection fails
+    (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
+    It goes in the URL (redis-py reads ``?ssl_cert_reqs=none``) because
+    rq-dashboard, flask-limiter and RQ's ``rq`` command take only a URL.
+    """
     if not url.startswith("rediss://") or "ssl_cert_reqs=" in url:
         return url
     return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
 
 
+def redis_connection_options() -> dict:
+    """Keyword arguments for ``Redis.from_url`` besides the URL."""
+    return {
+        # Fail fast when Redis is down instead of hanging a web request.
+        "socket_connect_timeout": 2,
+        # Heroku Redis closes idle connections; ping before reusing an old one.
+        "health_check_interval": 30,
+    }
+
+
 def connect_redis(url: str, **overrides) -> Redis:
-    options = redis_connection_options(url)
-    options.update(overrides)
-    return Redis.from_url(url, **options)
+    return Redis.from_url(url_without_certificate_check(url), **{**redis_connection_options(), **overrides})
 
 
 class FibTasticQueue(Queue):
@@ -68,4 +56,4 @@ class FibTasticQueue(Queue):
 
 
 def get_queue(connection: Redis, settings: Settings) -> Queue:
-    return FibTasticQueue(settings.queue_name, connection=connection, serializer=SERIALIZER)
+    return FibTasticQueue(settings.queue_name, connection=connection)

@@ -15,7 +15,7 @@ import sys
 
 from rq.job import Job
 
-from jobs.core.connection import SERIALIZER, connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import load_settings
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = get_queue(connect_redis(settings.redis_url), settings).failed_job_registry
     if options.command == "list":
         job_ids = registry.get_job_ids()
-        for job in Job.fetch_many(job_ids, connection=registry.connection, serializer=SERIALIZER):
+        for job in Job.fetch_many(job_ids, connection=registry.connection):
             if job is not None:
                 print(summary_line(job))
         print(f"{len(job_ids)} failed job(s) in queue {settings.queue_name}")

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from croniter import croniter
+
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; the message says which and how to fix it."""
@@ -59,6 +61,19 @@ def _fraction(environ: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= value <= 1:
         raise ConfigurationError(f"{name} must be from 0 to 1, not {value}")
     return value
+
+
+def _schedule(environ: Mapping[str, str], name: str, default: str) -> str | None:
+    """A cron expression; unset means ``default``, empty or ``off`` means never."""
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    if raw.lower() in ("", "off"):
+        return None
+    if not croniter.is_valid(raw):
+        raise ConfigurationError(f"{name} must be a cron expression like '*/10 * * * *', or off, not {raw!r}")
+    return raw
 
 
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
@@ -110,6 +125,9 @@ class Settings:
     rq_dashboard_password: str | None = None
     port: int = 5000
     web_concurrency: int = 2
+    # When the worker enqueues the example periodic job (jobs/schedule.py);
+    # None: never.
+    queue_report_schedule: str | None = "*/10 * * * *"
 
     @property
     def rq_dashboard_enabled(self) -> bool:
@@ -171,4 +189,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=_integer(env, "PORT", 5000),
         # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
         web_concurrency=_integer(env, "WEB_CONCURRENCY", 2),
+        queue_report_schedule=_schedule(env, "QUEUE_REPORT_SCHEDULE", "*/10 * * * *"),
     )

@@ -205,6 +205,7 @@ def environment_for(settings, **extra: str) -> dict[str, str]:
         "QUEUE_NAME": settings.queue_name,
         "RATE_LIMIT_PER_IP": settings.rate_limit_per_ip,
         "RATE_LIMIT_PER_RECIPIENT": settings.rate_limit_per_recipient,
+        "QUEUE_REPORT_SCHEDULE": settings.queue_report_schedule or "off",
     }
     if settings.sendgrid_api_key:
         values["SENDGRID_API_KEY"] = settings.sendgrid_api_key

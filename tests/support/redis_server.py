@@ -137,9 +137,9 @@ class RedisServer:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+def write_self_signed_certificate(directory: Path, addresses: tuple[str, ...] = ()) -> tuple[Path, Path]:
     """A key and a certificate signed by itself, valid for a day, for
-    127.0.0.1 and localhost. Heroku Key-Value Store's certificate is
+    127.0.0.1, localhost and any other ``addresses``. Heroku Key-Value Store's certificate is
     self-signed too, so clients must connect without verifying it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -159,7 +159,9 @@ def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost")] + [x509.IPAddress(ipaddress.ip_address(address)) for address in ("127.0.0.1", *addresses)]
+            ),
             critical=False,
         )
         .sign(key, hashes.SHA256())

@@ -10,12 +10,11 @@ from redis import Redis
 from rq.worker import Worker
 
 from jobs.core.at_most_once import claim_key, done_key
-from jobs.core.connection import SERIALIZER
 
 
 def sending_unrecorded(connection: Redis, pid: int) -> bool:
     """Whether the worker process ``pid`` (or its work-horse) holds a claim whose job is not recorded as done."""
-    names = {worker.name for worker in Worker.all(connection=connection, serializer=SERIALIZER) if worker.pid == pid}
+    names = {worker.name for worker in Worker.all(connection=connection) if worker.pid == pid}
     prefix = claim_key("")
     for key in connection.scan_iter(match=prefix + "*"):
         holder = connection.get(key)

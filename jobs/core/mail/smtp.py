@@ -3,10 +3,16 @@
 ``smtp://[user:password@]host[:port]`` talks plain SMTP and upgrades with
 STARTTLS when the server offers it; ``smtps://`` uses TLS from the start (port
 465). Credentials in the URL are percent-decoded.
+
+With credentials, STARTTLS is required: a server (or anyone in the path,
+who can strip STARTTLS from the EHLO reply) that does not offer it gets no
+login and no message, only a PermanentMailError. The exception is a loopback
+host (localhost, 127.0.0.0/8, ::1), where nothing crosses a network.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import smtplib
 import socket
@@ -18,7 +24,9 @@ from jobs.core.mail.compose import to_mime
 
 
 class SmtpMailer:
-    def __init__(self, url: str, timeout: float = 10) -> None:
+    def __init__(self, url: str, timeout: float = 10, tls_context: ssl.SSLContext | None = None) -> None:
+        """``tls_context`` checks the server's certificate (STARTTLS and
+        smtps://); by default against the system's certificate authorities."""
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError(f"SMTP_URL must look like smtp://host:port or smtps://host:port, not {url!r}")
@@ -28,22 +36,32 @@ class SmtpMailer:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
+        self.tls_context = tls_context
+        self.requires_starttls = self.username is not None and not self.implicit_tls and not is_loopback(self.host)
         self._client: smtplib.SMTP | None = None
         self._client_pid = 0
 
     def _connect(self) -> smtplib.SMTP:
         if self.implicit_tls:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls_context())
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
             client.ehlo()
             if client.has_extn("starttls"):
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=self._tls_context())
                 client.ehlo()
+            elif self.requires_starttls:
+                raise PermanentMailError(
+                    f"the mail server at {self.host}:{self.port} does not offer STARTTLS, so the SMTP_URL credentials "
+                    "were not sent: use smtps:// or a server that offers STARTTLS (only a loopback host may go without)"
+                )
         except BaseException:
             client.close()
             raise
         return client
+
+    def _tls_context(self) -> ssl.SSLContext:
+        return self.tls_context or ssl.create_default_context()
 
     def _connection(self) -> smtplib.SMTP:
         """This process's open connection, checked with NOOP, or a new one.
@@ -112,6 +130,18 @@ class SmtpMailer:
             except (OSError, smtplib.SMTPException):
                 self._client.close()
         self._client = None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine by itself, without DNS: a name
+    that resolves to 127.0.0.1 today may not tomorrow, so only "localhost"
+    and loopback addresses count."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _text(reply: bytes | str) -> str:
