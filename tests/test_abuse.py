@@ -7,7 +7,7 @@ import pytest
 
 from jobs.core.settings import ConfigurationError
 from tests.support.processes import free_port
-from web import create_app
+from web import create_app, rate_limits
 
 
 def make_client(settings):
@@ -60,6 +60,30 @@ def test_per_recipient_limit_counts_accepted_submissions_whatever_the_spelling(s
     assert queue.count == 3
     # The limiter's keys carry a hash, not the address.
     assert not [key for key in redis_conn.keys("*") if b"example.com" in key.lower()]
+
+
+def test_limits_apply_where_an_endpoint_declares_them(settings_with, redis_conn):
+    settings = settings_with(rate_limit_per_recipient="1 per hour")
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings})
+
+    @app.post("/notify")
+    @rate_limits.per_recipient("to")
+    def notify():
+        return "", 202
+
+    @app.post("/ping")
+    @rate_limits.per_client_ip
+    def ping():
+        return "", 202
+
+    client = app.test_client()
+    assert client.post("/notify", json={"to": "ada@example.com"}).status_code == 202
+    assert client.post("/notify", json={"to": "ADA@example.com"}).status_code == 429
+    assert client.post("/notify", json={"to": "grace@example.com"}).status_code == 202
+    # One allowance per recipient, whichever endpoint sends.
+    assert submit_api(app.test_client(), "grace@example.com").status_code == 429
+    # No recipient limit where none is declared: callers do not share one bucket.
+    assert [client.post("/ping", json={}).status_code for _ in range(3)] == [202, 202, 202]
 
 
 def heroku_settings(settings_with, **changes):

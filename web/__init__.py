@@ -72,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Next, so plain-HTTP requests are redirected before anything else.
         heroku_https.register(app)
     csrf.init_app(app)
-    app.extensions["fibtastic"]["limiter"] = rate_limits.init_rate_limits(app, settings, [pages.bp, api.bp])
+    rate_limits.init_app(app, settings, redis)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
