@@ -9,8 +9,11 @@ instead of failing at the first email (https://devcenter.heroku.com/articles/dyn
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 from croniter import croniter
 
@@ -27,41 +30,33 @@ def _text(environ: Mapping[str, str], name: str) -> str | None:
     return environ.get(name, "").strip() or None
 
 
-def _integer(environ: Mapping[str, str], name: str, minimum: int = 1) -> int | None:
+def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str) -> T | None:
     raw = _text(environ, name)
     if raw is None:
         return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
+        raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
+
+
+def _integer(environ: Mapping[str, str], name: str, minimum: int = 1) -> int | None:
+    value = _parsed(environ, name, int, "a whole number")
+    if value is not None and value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
     return value
 
 
 def _intervals(environ: Mapping[str, str], name: str) -> tuple[int, ...] | None:
-    raw = _text(environ, name)
-    if raw is None:
-        return None
-    try:
-        values = tuple(int(part) for part in raw.split(","))
-    except ValueError:
-        raise ConfigurationError(f"{name} must be comma-separated seconds, like 10,30,120, not {raw!r}") from None
-    if any(value < 0 for value in values):
-        raise ConfigurationError(f"{name} must not contain negative numbers: {raw!r}")
+    values = _parsed(environ, name, lambda raw: tuple(int(part) for part in raw.split(",")), "comma-separated seconds, like 10,30,120")
+    if values is not None and any(value < 0 for value in values):
+        raise ConfigurationError(f"{name} must not contain negative numbers: {','.join(map(str, values))}")
     return values
 
 
 def _fraction(environ: Mapping[str, str], name: str) -> float | None:
-    raw = _text(environ, name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number from 0 to 1, like 0.1, not {raw!r}") from None
-    if not 0 <= value <= 1:
+    value = _parsed(environ, name, float, "a number from 0 to 1, like 0.1")
+    if value is not None and not 0 <= value <= 1:
         raise ConfigurationError(f"{name} must be from 0 to 1, not {value}")
     return value
 
