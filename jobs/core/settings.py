@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-T = TypeVar("T")
-
 from croniter import croniter
+
+T = TypeVar("T")
 
 
 class ConfigurationError(RuntimeError):
