@@ -3,8 +3,13 @@ when the limiter's storage (Redis) is down. Flask's test client, real Redis."""
 
 from __future__ import annotations
 
-import pytest
+import logging
+import sys
 
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from jobs.core.logging_setup import LogfmtFormatter
 from jobs.core.settings import ConfigurationError
 from tests.support.processes import free_port
 from web import create_app, rate_limits
@@ -143,3 +148,30 @@ def test_limiter_storage_down_is_a_503_not_a_500(settings_with):
 def test_a_malformed_rate_is_a_clear_configuration_error(settings_with, redis_conn, field):
     with pytest.raises(ConfigurationError, match=field.upper()):
         make_client(settings_with(**{field: "lots"}))
+
+
+def test_a_limiter_failure_never_turns_an_accepted_submission_into_an_error(settings_with, redis_conn, queue):
+    # A Redis user that may touch RQ's keys but not the limiter's: every
+    # limiter call fails, the enqueue works. The per-recipient count runs after
+    # the job is enqueued; failing the response then would make the client
+    # retry and get a second email.
+    redis_conn.acl_setuser("rq-only", enabled=True, passwords=["+rq-only-pw"], keys=["rq:*"], commands=["+@all"])
+    try:
+        host, port = redis_conn.connection_pool.connection_kwargs["host"], redis_conn.connection_pool.connection_kwargs["port"]
+        client = make_client(settings_with(redis_url=f"redis://rq-only:rq-only-pw@{host}:{port}/0"))
+        answer = submit_api(client)
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+        assert queue.job_ids == [answer.get_json()["job_id"]]
+        assert not [key for key in redis_conn.keys("fibtastic-limits*")]
+    finally:
+        redis_conn.acl_deluser("rq-only")
+
+
+def test_a_redis_outage_is_logged_as_one_line_without_a_traceback():
+    try:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    except RedisConnectionError:
+        record = logging.LogRecord("flask-limiter", logging.ERROR, __file__, 1, "Failed to rate limit", None, sys.exc_info())
+    line = LogfmtFormatter().format(record)
+    assert line.endswith('error="ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."')
+    assert "Traceback" not in line

@@ -47,10 +47,12 @@ limiter = Limiter(
     # X-RateLimit-* headers on every response would cost a Redis round trip
     # each; the 429 carries Retry-After (errors.py).
     headers_enabled=False,
-    # Not swallowed: with Redis unreachable the limiter's error is the
-    # request's, and errors.py answers 503 and logs one line, as for any
-    # other Redis outage.
-    swallow_errors=False,
+    # Swallowed (flask-limiter logs it; logging_setup prints a Redis outage
+    # as one line): the per-recipient count runs after the job is enqueued,
+    # and Redis failing then must not turn an accepted submission into an
+    # error the client would retry, sending a second email. Before the
+    # enqueue, the enqueue itself meets the outage and answers 503.
+    swallow_errors=True,
 )
 
 per_client_ip = limiter.shared_limit(lambda: app_resources.settings().rate_limit_per_ip, scope="submissions-per-ip")
