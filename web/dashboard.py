@@ -28,26 +28,12 @@ from flask import Flask, Response, current_app, request
 from jobs.core.connection import url_without_certificate_check
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import Settings
+from web.security_headers import DASHBOARD_CONTENT_SECURITY_POLICY
 
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/rq"
 REALM = "FibTastic queue dashboard"
-# rq-dashboard's pages use inline scripts, underscore templates (new
-# Function) and inline styles, which the app's own policy forbids. Under /rq
-# only, behind the credentials, allow those; everything else stays as strict.
-DASHBOARD_CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
 
 
 def _authorised(settings: Settings) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis.exceptions
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -73,7 +73,7 @@ def handle_rate_limited(error: RateLimitExceeded) -> Response:
     from web.rate_limits import retry_after_seconds
 
     response = error_response(429, "Too Many Requests", MESSAGES[429])
-    response.headers["Retry-After"] = str(retry_after_seconds(current_app.extensions["fibtastic"]["limiter"]))
+    response.headers["Retry-After"] = str(retry_after_seconds())
     return response
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from jobs.tasks import enqueue_fibonacci_email
-from web import app_resources
+from web import app_resources, rate_limits
 from web.forms import SequenceForm
 from web.job_status import find_job, status_fields
 
@@ -16,6 +16,8 @@ def index():
 
 
 @bp.post("/sequences")
+@rate_limits.per_client_ip
+@rate_limits.per_recipient("email")
 def create_sequence():
     # Form fields only: given a JSON body, Flask-WTF would read it as the
     # form's data, numbers and lists that the fields cannot parse (a 500).

@@ -1,116 +1,102 @@
-"""Rate limits on submissions, so nobody can use FibTastic as a spam relay.
+"""Rate limits, declared at the endpoints they protect, so nobody can use
+FibTastic as a spam relay.
 
-Two limits apply to every POST that would enqueue an email (the form and the
-API): one per client IP (``RATE_LIMIT_PER_IP``) counting every attempt, and
-one per recipient address (``RATE_LIMIT_PER_RECIPIENT``) counting only
-accepted submissions, so typos do not use up a person's allowance. Counters
-live in the same Redis as the queue, so they hold across gunicorn processes
-and dynos. Over a limit the answer is 429 with Retry-After (errors.py).
+    @bp.post("/sequences")
+    @rate_limits.per_client_ip
+    @rate_limits.per_recipient("email")
+    def create_sequence(): ...
 
-The client IP is ``request.remote_addr``; on Heroku, ProxyFix (https.py) has
-already replaced it with the one address Heroku's router appended to
+``per_client_ip`` (``RATE_LIMIT_PER_IP``) counts every attempt from one
+address; ``per_recipient(field)`` (``RATE_LIMIT_PER_RECIPIENT``) counts only
+accepted submissions to the address in the request's ``field``, so typos do
+not use up a person's allowance: put it only on endpoints that send to a
+recipient. Each is shared by every endpoint it decorates (the form and the
+API draw on one allowance). Counters live in the queue's Redis, so they hold
+across gunicorn processes and dynos. Over a limit the answer is 429 with
+Retry-After (errors.py).
+
+The client IP is ``request.remote_addr``; on Heroku, ProxyFix (heroku_https.py)
+has already replaced it with the one address Heroku's router appended to
 X-Forwarded-For, which a client cannot forge.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import time
+from collections.abc import Callable
 
-from flask import Blueprint, Flask, Response, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
-from redis.backoff import NoBackoff
+from redis import Redis
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
-from jobs.core.connection import redis_connection_options, url_without_certificate_check
 from jobs.core.settings import ConfigurationError, Settings
+from web import app_resources
 
 # Submissions that enqueued a job: the API's 202 and the form's 303.
 ACCEPTED_STATUSES = frozenset({202, 303})
 
+limiter = Limiter(
+    get_remote_address,
+    strategy="moving-window",
+    key_prefix="fibtastic-limits",
+    # X-RateLimit-* headers on every response would cost a Redis round trip
+    # each; the 429 carries Retry-After (errors.py).
+    headers_enabled=False,
+    # Swallowed (flask-limiter logs it; logging_setup prints a Redis outage
+    # as one line): the per-recipient count runs after the job is enqueued,
+    # and Redis failing then must not turn an accepted submission into an
+    # error the client would retry, sending a second email. Before the
+    # enqueue, the enqueue itself meets the outage and answers 503.
+    swallow_errors=True,
+)
 
-def recipient_key() -> str:
-    """The submitted address, normalised and hashed: limiter keys (and
-    flask-limiter's "exceeded" log line) then carry no address."""
-    if request.is_json:
-        payload = request.get_json(silent=True)
-        address = payload.get("email") if isinstance(payload, dict) else None
-    else:
-        address = request.form.get("email")
-    normalised = address.strip().lower() if isinstance(address, str) else ""
-    return "recipient:" + hashlib.sha256(normalised.encode("utf-8", "replace")).hexdigest()
+per_client_ip = limiter.shared_limit(lambda: app_resources.settings().rate_limit_per_ip, scope="submissions-per-ip")
 
 
-def was_accepted(response: Response) -> bool:
-    return response.status_code in ACCEPTED_STATUSES
+def per_recipient(field: str) -> Callable:
+    """The limit on accepted submissions to the address in ``field`` of the
+    JSON body or form."""
+
+    def recipient_key() -> str:
+        # Normalised and hashed: limiter keys (and flask-limiter's "exceeded"
+        # log line) then carry no address.
+        payload = request.get_json(silent=True) if request.is_json else request.form
+        address = payload.get(field) if isinstance(payload, dict) else None  # request.form is a dict too
+        normalised = address.strip().lower() if isinstance(address, str) else ""
+        return "recipient:" + hashlib.sha256(normalised.encode("utf-8", "replace")).hexdigest()
+
+    return limiter.shared_limit(
+        lambda: app_resources.settings().rate_limit_per_recipient,
+        scope="submissions-per-recipient",
+        key_func=recipient_key,
+        deduct_when=lambda response: response.status_code in ACCEPTED_STATUSES,
+    )
 
 
-def _check(name: str, value: str) -> str:
+def _check(name: str, value: str) -> None:
     try:
         if not parse_many(value):
             raise ValueError(value)
     except ValueError:
         raise ConfigurationError(f"{name} must be a rate like '10 per minute' or '5/hour', not {value!r}") from None
-    return value
 
 
-def storage_options(settings: Settings) -> dict:
-    options = redis_connection_options()
-    # While Redis is down a request should reach the 503 quickly: no retries,
-    # short timeouts (the queue write after it fails the same way).
-    options.update(socket_timeout=2, retry=Retry(NoBackoff(), 0))
-    return options
+def init_app(app: Flask, settings: Settings, redis: Redis) -> None:
+    _check("RATE_LIMIT_PER_IP", settings.rate_limit_per_ip)
+    _check("RATE_LIMIT_PER_RECIPIENT", settings.rate_limit_per_recipient)
+    # The app's own connection pool, and with it its short timeouts and no
+    # retries (web/__init__.py): while Redis is down a request reaches the 503
+    # quickly.
+    app.config.update(RATELIMIT_STORAGE_URI=settings.redis_url, RATELIMIT_STORAGE_OPTIONS={"connection_pool": redis.connection_pool})
+    limiter.init_app(app)
 
 
-class RedisDownWithoutTraceback(logging.Filter):
-    """flask-limiter logs a swallowed storage error with its whole traceback,
-    on every request while Redis is away. One line says as much."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, RedisError):
-            record.msg = f"{record.getMessage()}: redis unavailable: {error}"
-            record.args = ()
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def init_rate_limits(app: Flask, settings: Settings, submission_blueprints: list[Blueprint]) -> Limiter:
-    per_ip = _check("RATE_LIMIT_PER_IP", settings.rate_limit_per_ip)
-    per_recipient = _check("RATE_LIMIT_PER_RECIPIENT", settings.rate_limit_per_recipient)
-    limiter_log = logging.getLogger("flask-limiter")
-    if not any(isinstance(existing, RedisDownWithoutTraceback) for existing in limiter_log.filters):
-        limiter_log.addFilter(RedisDownWithoutTraceback())
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri=url_without_certificate_check(settings.redis_url),
-        storage_options=storage_options(settings),
-        strategy="moving-window",
-        key_prefix="fibtastic-limits",
-        # X-RateLimit-* headers on every response would cost a Redis round
-        # trip each; the 429 carries Retry-After (errors.py).
-        headers_enabled=False,
-        # If Redis is unreachable, let the request through: enqueueing then
-        # fails the same way and answers 503, never a 500 from the limiter.
-        swallow_errors=True,
-    )
-    # Shared: the form and the API draw on the same allowance.
-    for blueprint in submission_blueprints:
-        limiter.shared_limit(per_ip, scope="submissions-per-ip", methods=["POST"])(blueprint)
-        limiter.shared_limit(
-            per_recipient, scope="submissions-per-recipient", methods=["POST"], key_func=recipient_key, deduct_when=was_accepted
-        )(blueprint)
-    return limiter
-
-
-def retry_after_seconds(limiter: Limiter, default: int = 60) -> int:
+def retry_after_seconds(default: int = 60) -> int:
     """Seconds until the limit this request broke lets a submission through again."""
     breached = limiter.current_limit
     if breached is None:

@@ -31,14 +31,13 @@ from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.core.worker_resources import worker_mailer
 from worker.cron import periodic_jobs_scheduler
 from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
+from worker.pool import IMMINENT_SHUTDOWN_DELAY
 
 log = logging.getLogger("worker")
 
 
 class FibTasticWorker(JobContextMixin, HerokuWorker):
-    # Seconds between SIGTERM and the job being interrupted; well inside
-    # Heroku's 30 s, leaving time for RQ to record the failure and retry.
-    imminent_shutdown_delay = 5
+    imminent_shutdown_delay = IMMINENT_SHUTDOWN_DELAY
     # Set when SIGTERM or SIGINT asked us to stop, so main() can tell a
     # requested stop from RQ giving up on a lost Redis connection.
     stop_signal_received = False

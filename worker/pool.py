@@ -26,13 +26,14 @@ from collections.abc import Callable
 from multiprocessing import get_context
 
 from rq.exceptions import ShutDownImminentException
-from rq.worker import BaseWorker, SimpleWorker
+from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
 from worker.job_reporting import JobContextMixin
 
-# Seconds between SIGTERM and the running job being interrupted; the same as
-# FibTasticWorker's, well inside the 30 s Heroku waits before SIGKILL.
+# Seconds between SIGTERM and the running job being interrupted, for both
+# kinds of worker: well inside the 30 s Heroku waits before SIGKILL, leaving
+# time for RQ to record the failure and retry.
 IMMINENT_SHUTDOWN_DELAY = 5
 
 
@@ -40,22 +41,18 @@ class InProcessHerokuWorker(JobContextMixin, SimpleWorker):
     """SimpleWorker (no fork per job) with HerokuWorker's SIGTERM behaviour."""
 
     imminent_shutdown_delay = IMMINENT_SHUTDOWN_DELAY
-    _performing = False
-
-    def _install_signal_handlers(self) -> None:
-        super()._install_signal_handlers()
-        signal.signal(signal.SIGRTMIN, self._interrupt_job)
+    performing_job = False
 
     def perform_job(self, job, queue, execution) -> bool:
-        self._performing = True
+        self.performing_job = True
         try:
             return super().perform_job(job, queue, execution)
         finally:
-            self._performing = False
+            self.performing_job = False
 
     def handle_warm_shutdown_request(self) -> None:
         super().handle_warm_shutdown_request()
-        if self._performing:
+        if self.performing_job:
             self.log.warning("imminent shutdown, interrupting the running job in %d seconds", self.imminent_shutdown_delay)
             # A timer thread, not signal.alarm: the job's own timeout already
             # uses SIGALRM in this process (RQ's UnixSignalDeathPenalty).
@@ -63,10 +60,11 @@ class InProcessHerokuWorker(JobContextMixin, SimpleWorker):
             timer.daemon = True
             timer.start()
 
-    def _interrupt_job(self, signum, frame) -> None:
+    def interrupt_job(self, signum, frame) -> None:
+        """SIGRTMIN's handler, installed by _run_worker."""
         # The job may have finished while the timer ran; then the worker is
         # already on its way out and nothing needs interrupting.
-        if self._performing:
+        if self.performing_job:
             self.log.warning("raising ShutDownImminentException to interrupt the job")
             raise ShutDownImminentException("shut down imminent (signal: SIGRTMIN)", {})
 
@@ -77,7 +75,7 @@ class FibTasticWorkerPool(WorkerPool):
     ``make_worker`` runs in the new process and may return None (it was asked
     to stop while waiting for Redis); that process then ends at once."""
 
-    def __init__(self, make_worker: Callable[[str], BaseWorker | None], num_workers: int, **kwargs) -> None:
+    def __init__(self, make_worker: Callable[[str], InProcessHerokuWorker | None], num_workers: int, **kwargs) -> None:
         self.make_worker = make_worker
         super().__init__(num_workers=num_workers, **kwargs)
 
@@ -90,7 +88,11 @@ class FibTasticWorkerPool(WorkerPool):
         )
 
 
-def _run_worker(make_worker: Callable[[str], BaseWorker | None], name: str, burst: bool, logging_level: str) -> None:
+def _run_worker(make_worker: Callable[[str], InProcessHerokuWorker | None], name: str, burst: bool, logging_level: str) -> None:
     worker = make_worker(name)
-    if worker is not None:  # None: asked to stop before the worker could start
-        worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
+    if worker is None:  # asked to stop before the worker could start
+        return
+    # RQ's work() installs its own SIGTERM and SIGINT handlers and leaves
+    # this one alone.
+    signal.signal(signal.SIGRTMIN, worker.interrupt_job)
+    worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)

@@ -15,7 +15,7 @@ def url_without_certificate_check(url: str) -> str:
     to be off or every connection fails
     (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
     It goes in the URL (redis-py reads ``?ssl_cert_reqs=none``) because
-    rq-dashboard, flask-limiter and RQ's ``rq`` command take only a URL.
+    rq-dashboard and RQ's ``rq`` command take only a URL.
     """
     if not url.startswith("rediss://") or "ssl_cert_reqs=" in url:
         return url

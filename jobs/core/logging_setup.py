@@ -15,6 +15,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from jobs.core.log_context import current_fields
 from jobs.core.privacy import mask_emails_in
 
@@ -37,6 +40,14 @@ class LogfmtFormatter(logging.Formatter):
         if record.exc_info:
             parts.append(f"error={_quote(self.formatException(record.exc_info))}")
         return mask_emails_in(" ".join(parts))
+
+    def formatException(self, exc_info) -> str:  # noqa: N802 (logging's name)
+        # Redis being unreachable is an outage, not a bug: its traceback
+        # (from any library that logs it, e.g. flask-limiter's swallowed
+        # errors) is noise repeated on every request while it lasts.
+        if isinstance(exc_info[1], RedisConnectionError | RedisTimeoutError):
+            return f"{type(exc_info[1]).__name__}: {exc_info[1]}"
+        return super().formatException(exc_info)
 
 
 def configure_logging(level: str = "INFO") -> None:

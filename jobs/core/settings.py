@@ -9,66 +9,61 @@ instead of failing at the first email (https://devcenter.heroku.com/articles/dyn
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from croniter import croniter
+
+T = TypeVar("T")
 
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; the message says which and how to fix it."""
 
 
-DEFAULT_REDIS_URL = "redis://localhost:6379"
-DEFAULT_SMTP_URL = "smtp://localhost:1025"
-DEFAULT_MAIL_FROM = "FibTastic <fibtastic@localhost>"
+# The readers below return None for an unset (or blank) variable: the
+# default is then the Settings field's own, written once, there.
 
 
-def _integer(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
+def _text(environ: Mapping[str, str], name: str) -> str | None:
+    return environ.get(name, "").strip() or None
+
+
+def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str) -> T | None:
+    raw = _text(environ, name)
+    if raw is None:
+        return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
+        raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
+
+
+def _integer(environ: Mapping[str, str], name: str, minimum: int = 1) -> int | None:
+    value = _parsed(environ, name, int, "a whole number")
+    if value is not None and value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
     return value
 
 
-def _intervals(environ: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        values = tuple(int(part) for part in raw.split(","))
-    except ValueError:
-        raise ConfigurationError(f"{name} must be comma-separated seconds, like 10,30,120, not {raw!r}") from None
-    if any(value < 0 for value in values):
-        raise ConfigurationError(f"{name} must not contain negative numbers: {raw!r}")
+def _intervals(environ: Mapping[str, str], name: str) -> tuple[int, ...] | None:
+    values = _parsed(environ, name, lambda raw: tuple(int(part) for part in raw.split(",")), "comma-separated seconds, like 10,30,120")
+    if values is not None and any(value < 0 for value in values):
+        raise ConfigurationError(f"{name} must not contain negative numbers: {','.join(map(str, values))}")
     return values
 
 
-def _fraction(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number from 0 to 1, like 0.1, not {raw!r}") from None
-    if not 0 <= value <= 1:
+def _fraction(environ: Mapping[str, str], name: str) -> float | None:
+    value = _parsed(environ, name, float, "a number from 0 to 1, like 0.1")
+    if value is not None and not 0 <= value <= 1:
         raise ConfigurationError(f"{name} must be from 0 to 1, not {value}")
     return value
 
 
-def _schedule(environ: Mapping[str, str], name: str, default: str) -> str | None:
-    """A cron expression; unset means ``default``, empty or ``off`` means never."""
-    raw = environ.get(name)
-    if raw is None:
-        return default
-    raw = raw.strip()
+def _schedule(environ: Mapping[str, str], name: str) -> str | None:
+    """A cron expression; empty or ``off`` means never (None)."""
+    raw = environ.get(name, "").strip()
     if raw.lower() in ("", "off"):
         return None
     if not croniter.is_valid(raw):
@@ -76,20 +71,16 @@ def _schedule(environ: Mapping[str, str], name: str, default: str) -> str | None
     return raw
 
 
-def _optional(environ: Mapping[str, str], name: str) -> str | None:
-    return environ.get(name, "").strip() or None
-
-
 @dataclass(frozen=True)
 class Settings:
-    redis_url: str = DEFAULT_REDIS_URL
-    smtp_url: str = DEFAULT_SMTP_URL
+    redis_url: str = "redis://localhost:6379"
+    smtp_url: str = "smtp://localhost:1025"
     smtp_url_is_explicit: bool = False
     sendgrid_api_key: str | None = None
     # Only tests and benchmarks change this: they point the real sendgrid
     # client at a local stand-in of SendGrid's v3 API.
     sendgrid_api_host: str = "https://api.sendgrid.com"
-    mail_from: str = DEFAULT_MAIL_FROM
+    mail_from: str = "FibTastic <fibtastic@localhost>"
     mail_from_is_explicit: bool = False
     # Seconds for one SMTP conversation or one SendGrid request; the sendgrid
     # library waits forever by default.
@@ -124,6 +115,7 @@ class Settings:
     rq_dashboard_username: str | None = None
     rq_dashboard_password: str | None = None
     port: int = 5000
+    # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
     web_concurrency: int = 2
     # When the worker enqueues the example periodic job (jobs/schedule.py);
     # None: never.
@@ -158,36 +150,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
     on_heroku = bool(env.get("DYNO"))
-    return Settings(
-        redis_url=_optional(env, "REDIS_URL") or DEFAULT_REDIS_URL,
-        smtp_url=_optional(env, "SMTP_URL") or DEFAULT_SMTP_URL,
-        smtp_url_is_explicit=_optional(env, "SMTP_URL") is not None,
-        sendgrid_api_key=_optional(env, "SENDGRID_API_KEY"),
-        sendgrid_api_host=_optional(env, "SENDGRID_API_HOST") or "https://api.sendgrid.com",
-        mail_from=_optional(env, "MAIL_FROM") or DEFAULT_MAIL_FROM,
-        mail_from_is_explicit=_optional(env, "MAIL_FROM") is not None,
-        mail_timeout=_integer(env, "MAIL_TIMEOUT", 10),
-        secret_key=_optional(env, "SECRET_KEY"),
-        sentry_dsn=_optional(env, "SENTRY_DSN"),
-        sentry_traces_sample_rate=_fraction(env, "SENTRY_TRACES_SAMPLE_RATE", 0.0),
-        max_sequence_length=_integer(env, "MAX_SEQUENCE_LENGTH", 1000),
-        queue_name=_optional(env, "QUEUE_NAME") or "default",
-        retry_intervals=_intervals(env, "RETRY_INTERVALS", (10, 30, 120, 600)),
-        job_timeout=_integer(env, "JOB_TIMEOUT", 120),
-        on_heroku=on_heroku,
-        environment=_optional(env, "SENTRY_ENVIRONMENT") or ("production" if on_heroku else "development"),
+    log_level = _text(env, "LOG_LEVEL")
+    read = {
+        "redis_url": _text(env, "REDIS_URL"),
+        "smtp_url": _text(env, "SMTP_URL"),
+        "smtp_url_is_explicit": _text(env, "SMTP_URL") is not None,
+        "sendgrid_api_key": _text(env, "SENDGRID_API_KEY"),
+        "sendgrid_api_host": _text(env, "SENDGRID_API_HOST"),
+        "mail_from": _text(env, "MAIL_FROM"),
+        "mail_from_is_explicit": _text(env, "MAIL_FROM") is not None,
+        "mail_timeout": _integer(env, "MAIL_TIMEOUT"),
+        "secret_key": _text(env, "SECRET_KEY"),
+        "sentry_dsn": _text(env, "SENTRY_DSN"),
+        "sentry_traces_sample_rate": _fraction(env, "SENTRY_TRACES_SAMPLE_RATE"),
+        "max_sequence_length": _integer(env, "MAX_SEQUENCE_LENGTH"),
+        "queue_name": _text(env, "QUEUE_NAME"),
+        "retry_intervals": _intervals(env, "RETRY_INTERVALS"),
+        "job_timeout": _integer(env, "JOB_TIMEOUT"),
+        "on_heroku": on_heroku,
+        "environment": _text(env, "SENTRY_ENVIRONMENT") or ("production" if on_heroku else None),
         # Heroku's dyno metadata (heroku labs:enable runtime-dyno-metadata).
-        release=_optional(env, "HEROKU_SLUG_COMMIT") or _optional(env, "HEROKU_RELEASE_VERSION"),
-        log_level=(_optional(env, "LOG_LEVEL") or "INFO").upper(),
-        worker_maintenance_interval=_integer(env, "WORKER_MAINTENANCE_INTERVAL", 15),
-        worker_job_monitoring_interval=_integer(env, "WORKER_JOB_MONITORING_INTERVAL", 10),
-        worker_concurrency=_integer(env, "WORKER_CONCURRENCY", 1),
-        rate_limit_per_ip=_optional(env, "RATE_LIMIT_PER_IP") or "10 per minute",
-        rate_limit_per_recipient=_optional(env, "RATE_LIMIT_PER_RECIPIENT") or "5 per hour",
-        rq_dashboard_username=_optional(env, "RQ_DASHBOARD_USERNAME"),
-        rq_dashboard_password=_optional(env, "RQ_DASHBOARD_PASSWORD"),
-        port=_integer(env, "PORT", 5000),
-        # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
-        web_concurrency=_integer(env, "WEB_CONCURRENCY", 2),
-        queue_report_schedule=_schedule(env, "QUEUE_REPORT_SCHEDULE", "*/10 * * * *"),
-    )
+        "release": _text(env, "HEROKU_SLUG_COMMIT") or _text(env, "HEROKU_RELEASE_VERSION"),
+        "log_level": log_level.upper() if log_level else None,
+        "worker_maintenance_interval": _integer(env, "WORKER_MAINTENANCE_INTERVAL"),
+        "worker_job_monitoring_interval": _integer(env, "WORKER_JOB_MONITORING_INTERVAL"),
+        "worker_concurrency": _integer(env, "WORKER_CONCURRENCY"),
+        "rate_limit_per_ip": _text(env, "RATE_LIMIT_PER_IP"),
+        "rate_limit_per_recipient": _text(env, "RATE_LIMIT_PER_RECIPIENT"),
+        "rq_dashboard_username": _text(env, "RQ_DASHBOARD_USERNAME"),
+        "rq_dashboard_password": _text(env, "RQ_DASHBOARD_PASSWORD"),
+        "port": _integer(env, "PORT"),
+        "web_concurrency": _integer(env, "WEB_CONCURRENCY"),
+    }
+    values = {name: value for name, value in read.items() if value is not None}
+    if "QUEUE_REPORT_SCHEDULE" in env:  # set, even to nothing: off or empty is never
+        values["queue_report_schedule"] = _schedule(env, "QUEUE_REPORT_SCHEDULE")
+    return Settings(**values)

