@@ -41,7 +41,7 @@ class LogfmtFormatter(logging.Formatter):
             parts.append(f"error={_quote(self.formatException(record.exc_info))}")
         return mask_emails_in(" ".join(parts))
 
-    def formatException(self, exc_info) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, exc_info) -> str:
         # Redis being unreachable is an outage, not a bug: its traceback
         # (from any library that logs it, e.g. flask-limiter's swallowed
         # errors) is noise repeated on every request while it lasts.
