@@ -10,8 +10,6 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from web import idempotency
-
 log = logging.getLogger(__name__)
 
 # How long a client should wait before trying again while Redis is away.
@@ -63,12 +61,6 @@ def handle_redis_down(error: redis.exceptions.RedisError) -> Response:
     return response
 
 
-def handle_key_in_use(error: idempotency.KeyInUse) -> Response:
-    response = error_response(409, error.name, error.description, field="idempotency_key")
-    response.headers["Retry-After"] = str(idempotency.RETRY_AFTER_SECONDS)
-    return response
-
-
 def handle_rate_limited(error: RateLimitExceeded) -> Response:
     from web.rate_limits import retry_after_seconds
 
@@ -84,7 +76,6 @@ def handle_unexpected(error: InternalServerError) -> Response:
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
-    app.register_error_handler(idempotency.KeyInUse, handle_key_in_use)
     app.register_error_handler(HTTPException, handle_http_error)
     # ConnectionError and TimeoutError: Redis down, restarting or unreachable.
     # ReadOnlyError: a failover, and we still talk to the old primary, now a

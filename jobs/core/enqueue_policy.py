@@ -63,13 +63,15 @@ def enqueue(
     description: str | None = None,
     meta: dict | None = None,
     job_id: str | None = None,
+    unique: bool = False,
 ) -> Job:
     """Enqueue ``function(*args)`` with this project's retry and TTL policy.
 
     ``description`` is what RQ logs and the dashboard shows for the job
     (by default the call with its arguments): keep personal data out of it.
     Inside a web request the job's ``meta["request_id"]`` is that request's id,
-    so the worker's log lines for the job carry it too.
+    so the worker's log lines for the job carry it too. With ``unique``, RQ
+    raises ``DuplicateJobError`` instead if a job with ``job_id`` exists.
     """
     intervals = list(settings.retry_intervals)
     request_id = log_context.current_request_id()
@@ -86,6 +88,7 @@ def enqueue(
         description=description,
         meta=meta or {},
         job_id=job_id,
+        unique=unique,
     )
     # Under the job's own module, so one logger name follows a job from its
     # enqueue to its last line in the worker.
