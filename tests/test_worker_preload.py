@@ -32,3 +32,16 @@ def test_what_jobs_use_is_imported_once_before_the_workers_fork(settings_with, s
     for module in ("sendgrid.sendgrid", "_strptime"):
         imports = re.findall(rf"^import time:.*\|\s+{re.escape(module)}$", process.output(), re.MULTILINE)
         assert len(imports) == 1, f"{module} imported {len(imports)} times"
+
+
+def test_objects_loaded_before_the_fork_are_frozen_out_of_the_collector():
+    import gc
+
+    from worker.preload import load_before_fork
+
+    try:
+        load_before_fork()
+        # In the permanent generation: the workers' collections leave them alone.
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
