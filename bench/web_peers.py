@@ -93,10 +93,12 @@ def bench_web_peers(report, quick: bool, start_web, fresh_redis, running) -> dic
     rows = []
     for name, (key, connections, shape) in figures.items():
         values = [median(variant.runs[connections], key) for variant in candidates]
-        rows.append([name, *(shape.format(value) for value in values), f"{values[-1] / values[0]:.2f}×"])
+        ratios = [f"{values[-1] / value:.2f}×" for value in values[:-1]]
+        rows.append([name, *(shape.format(value) for value in values), *ratios])
     errors = [sum(run["errors"] for runs in variant.runs.values() for run in runs) for variant in candidates]
-    rows.append(["errors (all runs)", *errors, ""])
-    report.table(["figure", *(variant.label for variant in candidates), "ratio this app / bare"], rows)
+    rows.append(["errors (all runs)", *errors, *([""] * (len(candidates) - 1))])
+    ratio_headers = [f"this app / bare {variant.label.split(' (')[-1].split('under ')[-1].rstrip(')')}" for variant in candidates[:-1]]
+    report.table(["figure", *(variant.label for variant in candidates), *ratio_headers], rows)
     report.add("Redis per request (server counters over the 1-connection runs, last round):")
     report.add()
     redis_rows = []

@@ -127,6 +127,7 @@ def report_worker_peers(report, results: dict[str, dict], baseline: str, window:
             "RSS sum MB",
             "≤ 512 MB PSS",
             "CPU ms per email",
+            "emails sent when sampled",
         ],
         rows,
     )
