@@ -1,20 +1,8 @@
-"""rq-dashboard under /rq, behind HTTP basic auth, or not at all.
+"""rq-dashboard under /rq, mounted as its README says, when RQ_DASHBOARD_USERNAME and _PASSWORD are both set.
 
-Mounted only when RQ_DASHBOARD_USERNAME and RQ_DASHBOARD_PASSWORD are both
-set; otherwise /rq answers 404 like any unknown address. Only one of them set
-is not an error: the Deploy button generates the password and leaves the user
-name to the user (app.json), and that app must boot; it logs one line saying
-what to set instead.
-
-rq-dashboard is mounted as its README says (its blueprint, RQ_DASHBOARD_*
-config keys, ``setup_rq_connection``), unchanged. Around it, app-wide request
-hooks limited to /rq:
-- every request (pages, static files, JSON endpoints) needs the credentials;
-- a request to an action (an endpoint that accepts POST: requeue, delete,
-  empty, compact, including ``/rq/requeue/<queue>``, which also requeues on a
-  GET) must come from a page of this site;
-- every email address in a response is masked: the workers view shows a job's
-  call string with its arguments, and ``exc_info`` quotes mail servers' replies.
+Otherwise /rq is a 404; only one set logs what to set too (the Deploy button generates only the
+password, and that app must boot). Every /rq request needs the credentials, an action must come from
+this site, and every email address in an answer is masked (call strings, mail servers' replies).
 """
 
 from __future__ import annotations
@@ -40,23 +28,20 @@ def _authorised(settings: Settings) -> bool:
     auth = request.authorization
     if auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
         return False
-    # Compare both in constant time, and both always, so timing tells nothing.
+    # Both, in constant time, always: timing tells nothing.
     user_ok = hmac.compare_digest(auth.username.encode(), (settings.rq_dashboard_username or "").encode())
     password_ok = hmac.compare_digest(auth.password.encode(), (settings.rq_dashboard_password or "").encode())
     return user_ok and password_ok
 
 
 def _is_action() -> bool:
-    """rq-dashboard's state-changing endpoints are exactly those that accept
-    POST; a GET to one of them (``/rq/requeue/<queue>``) acts as well."""
+    """rq-dashboard's actions are the endpoints that accept POST; a GET to ``/rq/requeue/<queue>`` acts too."""
     return request.method not in ("GET", "HEAD") or (request.url_rule is not None and "POST" in (request.url_rule.methods or ()))
 
 
 def _same_origin() -> bool:
-    """Browsers resend cached basic-auth credentials on cross-site requests
-    too, an ``<img src>`` on any page included. Fetch metadata says where a
-    request comes from ("none": typed or bookmarked); browsers without it
-    send Origin (or at least Referer) with the dashboard's own requests."""
+    """Browsers resend basic-auth credentials cross-site too (an ``<img src>`` anywhere). Fetch metadata
+    says where a request comes from ("none": typed); browsers without it send Origin or Referer."""
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None:
         return fetch_site in ("same-origin", "none")
@@ -82,9 +67,7 @@ def _masked(value):
 
 
 def mask_addresses(response: Response) -> None:
-    """Mask every address in a page or JSON answer. JSON is masked value by
-    value, so an address after an escape (``\\n``) cannot break the JSON.
-    Static files (sent straight from rq-dashboard's package) hold no data."""
+    """JSON value by value, so an address after an escape (``\\n``) cannot break it; static files hold no data."""
     if response.direct_passthrough or response.is_streamed:
         return
     if response.is_json:

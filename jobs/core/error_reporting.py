@@ -1,10 +1,5 @@
-"""Sentry, initialised once per process and only when SENTRY_DSN is set.
-
-Whatever reaches Sentry passes :func:`scrub_event` first: the values of the
-app's secrets become ``[Filtered]`` and email addresses are masked, wherever
-they appear (exception messages from mail servers quote the recipient, and
-Sentry records the local variables of every frame, such as ``recipient``).
-"""
+"""Sentry, once per process when SENTRY_DSN is set. Every event has secrets ``[Filtered]`` and addresses
+masked wherever they appear (mail servers' replies, every frame's local variables)."""
 
 from __future__ import annotations
 
@@ -25,7 +20,6 @@ _initialised = False
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value in ``settings``: keys, passwords, and passwords inside URLs."""
     found = []
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
@@ -42,7 +36,6 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def scrub(value, secrets: Iterable[str]):
-    """``value`` (an event, or any part of one) with secrets filtered and addresses masked."""
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, FILTERED)
@@ -55,8 +48,6 @@ def scrub(value, secrets: Iterable[str]):
 
 
 def scrub_event(secrets: list[str]):
-    """A ``before_send`` hook that scrubs every string in the event."""
-
     def before_send(event, hint):
         return scrub(event, secrets)
 
@@ -64,7 +55,7 @@ def scrub_event(secrets: list[str]):
 
 
 def init_sentry(settings: Settings, integrations: list) -> bool:
-    """Start Sentry for this process; returns whether it is on."""
+    """Returns whether Sentry is on."""
     global _initialised
     if _initialised or not settings.sentry_dsn:
         return _initialised
@@ -86,7 +77,6 @@ def init_sentry(settings: Settings, integrations: list) -> bool:
 
 
 def set_tags(**tags: str | None) -> None:
-    """Tag whatever this request or job sends to Sentry (a no-op when Sentry is off)."""
     for name, value in tags.items():
         if value:
             sentry_sdk.set_tag(name, value)

@@ -1,9 +1,7 @@
-"""Every setting FibTastic reads from the environment, read in this one module.
+"""Every setting FibTastic reads from the environment; nothing else touches ``os.environ``.
 
-Web, worker and tests all call :func:`load_settings`; nothing else in the code
-base touches ``os.environ``. Heroku sets ``DYNO`` on every dyno, which is how we
-know we are in production and must refuse to start with missing secrets
-instead of failing at the first email (https://devcenter.heroku.com/articles/dyno-metadata).
+``DYNO`` (set on every Heroku dyno, https://devcenter.heroku.com/articles/dyno-metadata) means production:
+refuse to start with missing secrets instead of failing at the first email.
 """
 
 from __future__ import annotations
@@ -22,10 +20,7 @@ class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; the message says which and how to fix it."""
 
 
-# The readers below return None for an unset (or blank) variable: the
-# default is then the Settings field's own, written once, there.
-
-
+# The readers return None for an unset or blank variable, so the default is the Settings field's own.
 def _text(environ: Mapping[str, str], name: str) -> str | None:
     return environ.get(name, "").strip() or None
 
@@ -62,7 +57,6 @@ def _fraction(environ: Mapping[str, str], name: str) -> float | None:
 
 
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
-    """A cron expression; empty or ``off`` means never (None)."""
     raw = environ.get(name, "").strip()
     if raw.lower() in ("", "off"):
         return None
@@ -77,18 +71,15 @@ class Settings:
     smtp_url: str = "smtp://localhost:1025"
     smtp_url_is_explicit: bool = False
     sendgrid_api_key: str | None = None
-    # Only tests and benchmarks change this: they point the real sendgrid
-    # client at a local stand-in of SendGrid's v3 API.
+    # Only tests and benchmarks point the real sendgrid client at a local stand-in.
     sendgrid_api_host: str = "https://api.sendgrid.com"
     mail_from: str = "FibTastic <fibtastic@localhost>"
     mail_from_is_explicit: bool = False
-    # Seconds for one SMTP conversation or one SendGrid request; the sendgrid
-    # library waits forever by default.
+    # Seconds per SMTP conversation or SendGrid request; the sendgrid library waits forever by default.
     mail_timeout: int = 10
     secret_key: str | None = None
     sentry_dsn: str | None = None
-    # Share of requests and jobs Sentry records as performance traces; 0 sends
-    # errors only (traces count against Sentry's quota).
+    # Share of requests and jobs traced; 0 sends errors only (traces count against Sentry's quota).
     sentry_traces_sample_rate: float = 0.0
     max_sequence_length: int = 1000
     queue_name: str = "default"
@@ -99,15 +90,12 @@ class Settings:
     environment: str = "development"
     release: str | None = None
     log_level: str = "INFO"
-    # How often (seconds) the worker looks for jobs whose worker died, and how
-    # often a running job's heartbeat is renewed. See worker/__main__.py.
+    # Seconds between looks for jobs whose worker died, and between heartbeats (worker/__main__.py).
     worker_maintenance_interval: int = 15
     worker_job_monitoring_interval: int = 10
-    # Jobs one worker dyno runs at once: 1 is RQ's HerokuWorker forking a
-    # work-horse per job; N > 1 is N worker processes that each run jobs in
-    # process (worker/pool.py). docs/benchmarks.md shows how to choose it.
+    # 1: HerokuWorker forking a work-horse per job; N > 1: a pool of N in-process workers
+    # (worker/pool.py). docs/benchmarks.md shows how to choose.
     worker_concurrency: int = 1
-    # Submissions allowed per client IP and per recipient address, in
     # flask-limiter's notation ("10 per minute", "5/hour", "100/day;10/minute").
     rate_limit_per_ip: str = "10 per minute"
     rate_limit_per_recipient: str = "5 per hour"
@@ -117,8 +105,7 @@ class Settings:
     port: int = 5000
     # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
     web_concurrency: int = 2
-    # When the worker enqueues the example periodic job (jobs/schedule.py);
-    # None: never.
+    # The example periodic job (jobs/schedule.py); None: never.
     queue_report_schedule: str | None = "*/10 * * * *"
 
     @property
@@ -147,7 +134,6 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
     on_heroku = bool(env.get("DYNO"))
     log_level = _text(env, "LOG_LEVEL")
