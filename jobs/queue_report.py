@@ -1,9 +1,4 @@
-"""The example periodic job: one log line on how the queue is doing.
-
-jobs/schedule.py has the worker enqueue it on QUEUE_REPORT_SCHEDULE (every
-10 minutes by default). A log drain or ``heroku logs`` then shows a backlog
-building up, or failed jobs piling up, without opening the dashboard.
-"""
+"""The example periodic job (QUEUE_REPORT_SCHEDULE): one log line showing a backlog or failed jobs piling up."""
 
 from __future__ import annotations
 
@@ -15,7 +10,6 @@ log = logging.getLogger(__name__)
 
 
 def report_queue() -> dict[str, int]:
-    """Log the queue's depth and its started, scheduled and failed jobs."""
     job = get_current_job()
     queue = Queue(job.origin, connection=job.connection)
     # cleanup=False: a report reads the registries, it does not change them.

@@ -1,9 +1,7 @@
 """`make dev`: print the URLs to open, then run Procfile.dev with honcho.
 
-The URLs follow the same settings honcho hands the processes: values in the
-env file (.env) win over the environment, as in honcho, and honcho gives the
-first Procfile entry (web) the base PORT. honcho replaces this process, so
-Ctrl-C reaches it directly and it stops every process it started.
+The URLs follow what honcho hands the processes (the env file wins over the environment; web gets PORT).
+honcho replaces this process, so Ctrl-C reaches it directly.
 """
 
 from __future__ import annotations

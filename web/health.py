@@ -1,9 +1,5 @@
-"""GET /healthz: is Redis answering, and how is the queue doing?
-
-Counts only, through RQ's public API: no job is fetched and nothing is
-cleaned up (that is the worker's maintenance), so a monitor can poll it every
-few seconds. 200 when Redis answers, 503 when it does not.
-"""
+"""GET /healthz: 200 with the queue's counts when Redis answers, else 503. Counts only, nothing cleaned up,
+so a monitor can poll it every few seconds."""
 
 from __future__ import annotations
 

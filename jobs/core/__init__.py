@@ -6,7 +6,7 @@
 - ``error_reporting``: Sentry, initialised once per process, scrubbed.
 - ``privacy``: masking email addresses wherever they could leak.
 - ``mail``: one mailer interface with SendGrid and SMTP backends.
-- ``failed_jobs``: list and requeue failed jobs from the command line.
+- ``failed_jobs``: list and clear failed jobs from the command line.
 - ``enqueue_policy``: ``enqueue``, with the retries, TTLs and failure reasons every job gets.
 - ``at_most_once``: the guard for jobs whose side effect must not happen twice.
 - ``presentation``: how a job is shown on its status page and in the API.

@@ -4,8 +4,7 @@
     python -m jobs.core.failed_jobs clear JOB_ID...   # delete these failed jobs
     python -m jobs.core.failed_jobs clear --all       # delete every failed job
 
-On Heroku: ``heroku run python -m jobs.core.failed_jobs list``. To retry failed jobs
-use RQ's own ``rq requeue`` (README, "Operating it").
+To retry, use RQ's own ``rq requeue`` (README, "Operating it").
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""How a job presents itself on its status page, in the API and in its failure reasons.
-
-Every job gets generic wording. A job can declare its own, in one place, on
-its function::
+"""How a job presents itself on its status page, in the API and in its failure reasons: generic wording,
+or the job function's own::
 
     @presented_as(
         title="Your {length} Fibonacci numbers",
@@ -10,9 +8,8 @@ its function::
         timed_out="sending took too long",
     )
 
-``display`` is called with the job's arguments and returns the fields shown
-for it (and added to the API's JSON): never personal data. ``title`` is
-formatted with those fields.
+``display`` maps the job's arguments to the fields shown (and in the API's JSON), never personal data;
+``title`` is formatted with them.
 """
 
 from __future__ import annotations
@@ -50,8 +47,7 @@ GENERIC = Presentation()
 
 
 def presented_as(*, labels: dict[str, str] | None = None, **wording) -> Callable:
-    """Decorator: the job's own title, display fields, labels and failure
-    reasons; anything not given stays generic (:class:`Presentation`)."""
+    """Decorator; anything not given stays generic."""
     presentation = replace(GENERIC, labels={**LABELS, **(labels or {})}, **wording)
 
     def declare(function: Callable) -> Callable:
@@ -62,8 +58,7 @@ def presented_as(*, labels: dict[str, str] | None = None, **wording) -> Callable
 
 
 def presentation_of(job: Job) -> Presentation:
-    """The job function's declared presentation, or the generic one when the
-    job names no function that can be imported (RQ's ``job.func`` imports it)."""
+    """Generic when the job names no function that can be imported (``job.func`` imports it)."""
     try:
         function = job.func
     except (ImportError, AttributeError, ValueError, DeserializationError):

@@ -15,8 +15,7 @@ from jobs.core.mail import OutgoingEmail, PermanentMailError, TransientMailError
 class SendGridMailer:
     def __init__(self, api_key: str, host: str = "https://api.sendgrid.com", timeout: float = 10) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host)
-        # The library waits forever unless told otherwise; a hung request
-        # would hold the job until RQ's job timeout kills it.
+        # The library waits forever unless told otherwise.
         self.timeout = timeout
 
     def send(self, email: OutgoingEmail) -> None:
