@@ -6,18 +6,14 @@ import logging
 
 from rq import Queue, get_current_job
 
+from jobs.core.connection import registry_counts
+
 log = logging.getLogger(__name__)
 
 
 def report_queue() -> dict[str, int]:
     job = get_current_job()
     queue = Queue(job.origin, connection=job.connection)
-    # cleanup=False: a report reads the registries, it does not change them.
-    counts = {
-        "queued": queue.count,
-        "started": queue.started_job_registry.get_job_count(cleanup=False),
-        "scheduled": queue.scheduled_job_registry.get_job_count(cleanup=False),
-        "failed": queue.failed_job_registry.get_job_count(cleanup=False),
-    }
+    counts = {"queued": queue.count, **registry_counts(queue)}
     log.info("queue report queue=%s %s", queue.name, " ".join(f"{name}={count}" for name, count in counts.items()))
     return counts

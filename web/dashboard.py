@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, request
 
 from jobs.core.connection import url_without_certificate_check
+from jobs.core.error_reporting import scrub
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import Settings
 from web.security_headers import DASHBOARD_CONTENT_SECURITY_POLICY
@@ -56,22 +57,12 @@ def _is_dashboard_path() -> bool:
     return request.path == URL_PREFIX or request.path.startswith(URL_PREFIX + "/")
 
 
-def _masked(value):
-    if isinstance(value, str):
-        return mask_emails_in(value)
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    if isinstance(value, dict):
-        return {_masked(key): _masked(item) for key, item in value.items()}
-    return value
-
-
 def mask_addresses(response: Response) -> None:
     """JSON value by value, so an address after an escape (``\\n``) cannot break it; static files hold no data."""
     if response.direct_passthrough or response.is_streamed:
         return
     if response.is_json:
-        response.set_data(current_app.json.dumps(_masked(response.get_json())))
+        response.set_data(current_app.json.dumps(scrub(response.get_json(), secrets=())))
     else:
         response.set_data(mask_emails_in(response.get_data(as_text=True)))
 

@@ -44,3 +44,9 @@ class FibTasticQueue(Queue):
 
 def get_queue(connection: Redis, settings: Settings) -> Queue:
     return FibTasticQueue(settings.queue_name, connection=connection)
+
+
+def registry_counts(queue: Queue) -> dict[str, int]:
+    # cleanup=False: reading the registries must not change them (that is the worker's maintenance).
+    registries = {"started": queue.started_job_registry, "scheduled": queue.scheduled_job_registry, "failed": queue.failed_job_registry}
+    return {name: registry.get_job_count(cleanup=False) for name, registry in registries.items()}

@@ -25,44 +25,36 @@ def _text(environ: Mapping[str, str], name: str) -> str | None:
     return environ.get(name, "").strip() or None
 
 
-def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str) -> T | None:
+def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str, valid=lambda value: True) -> T | None:
     raw = _text(environ, name)
     if raw is None:
         return None
     try:
-        return parse(raw)
+        value = parse(raw)
+        if valid(value):
+            return value
     except ValueError:
-        raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
+        pass
+    raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
 
 
-def _integer(environ: Mapping[str, str], name: str, minimum: int = 1) -> int | None:
-    value = _parsed(environ, name, int, "a whole number")
-    if value is not None and value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
-    return value
+def _integer(environ: Mapping[str, str], name: str) -> int | None:
+    return _parsed(environ, name, int, "a whole number, at least 1", lambda value: value >= 1)
 
 
 def _intervals(environ: Mapping[str, str], name: str) -> tuple[int, ...] | None:
-    values = _parsed(environ, name, lambda raw: tuple(int(part) for part in raw.split(",")), "comma-separated seconds, like 10,30,120")
-    if values is not None and any(value < 0 for value in values):
-        raise ConfigurationError(f"{name} must not contain negative numbers: {','.join(map(str, values))}")
-    return values
+    parse = lambda raw: tuple(int(part) for part in raw.split(","))  # noqa: E731
+    return _parsed(environ, name, parse, "comma-separated seconds, like 10,30,120", lambda values: min(values) >= 0)
 
 
 def _fraction(environ: Mapping[str, str], name: str) -> float | None:
-    value = _parsed(environ, name, float, "a number from 0 to 1, like 0.1")
-    if value is not None and not 0 <= value <= 1:
-        raise ConfigurationError(f"{name} must be from 0 to 1, not {value}")
-    return value
+    return _parsed(environ, name, float, "a number from 0 to 1, like 0.1", lambda value: 0 <= value <= 1)
 
 
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
-    raw = environ.get(name, "").strip()
-    if raw.lower() in ("", "off"):
+    if environ.get(name, "").strip().lower() in ("", "off"):
         return None
-    if not croniter.is_valid(raw):
-        raise ConfigurationError(f"{name} must be a cron expression like '*/10 * * * *', or off, not {raw!r}")
-    return raw
+    return _parsed(environ, name, str, "a cron expression like '*/10 * * * *', or off", croniter.is_valid)
 
 
 @dataclass(frozen=True)
