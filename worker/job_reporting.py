@@ -57,11 +57,8 @@ def job_context(job: Job) -> Iterator[None]:
 
 
 def _capture(job: Job, error: BaseException) -> None:
-    event, hint = event_from_exception(
-        (type(error), error, None),
-        client_options=sentry_sdk.get_client().options,
-        mechanism={"type": "rq", "handled": False},
-    )
+    options, mechanism = sentry_sdk.get_client().options, {"type": "rq", "handled": False}
+    event, hint = event_from_exception((type(error), error, None), client_options=options, mechanism=mechanism)
     with sentry_sdk.new_scope() as scope:
         scope.set_tags(job_tags(job))
         sentry_sdk.capture_event(event, hint=hint)

@@ -42,12 +42,8 @@ DONE_MARKER_WRITE_RETRY = RedisRetry(ExponentialBackoff(cap=5, base=0.25), retri
 
 # Deletes the claim only if it holds this worker name and, unless ARGV[2] is empty (the whole worker died), this pid.
 _RELEASE = """
-local owner = redis.call('get', KEYS[1])
-if not owner then return 0 end
-local worker, pid = string.match(owner, '^(.*)/(%d+)$')
-if worker == ARGV[1] and (ARGV[2] == '' or pid == ARGV[2]) then
-    return redis.call('del', KEYS[1])
-end
+local worker, pid = string.match(redis.call('get', KEYS[1]) or '', '^(.*)/(%d+)$')
+if worker == ARGV[1] and (ARGV[2] == '' or pid == ARGV[2]) then return redis.call('del', KEYS[1]) end
 return 0
 """
 
@@ -71,9 +67,7 @@ def owner(worker_name: str, pid: int) -> str:
 
 
 def claim_ttl(job: Job) -> int:
-    if job.timeout == -1:
-        return CLAIM_TTL_WITHOUT_TIMEOUT
-    return int(job.timeout or Queue.DEFAULT_TIMEOUT) + CLAIM_MARGIN
+    return CLAIM_TTL_WITHOUT_TIMEOUT if job.timeout == -1 else int(job.timeout or Queue.DEFAULT_TIMEOUT) + CLAIM_MARGIN
 
 
 def release(connection: Redis, job_id: str, worker_name: str, pid: int | None = None) -> bool:

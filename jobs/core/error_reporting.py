@@ -20,19 +20,11 @@ _initialised = False
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    found = []
-    for field in dataclasses.fields(settings):
-        value = getattr(settings, field.name)
-        if not isinstance(value, str) or not value:
-            continue
-        if field.name.endswith(_SECRET_FIELD_SUFFIXES):
-            found.append(value)
-        elif field.name.endswith("_url"):
-            password = urlsplit(value).password
-            if password:
-                found.append(password)
+    texts = {name: value for name, value in dataclasses.asdict(settings).items() if isinstance(value, str)}
+    found = {value for name, value in texts.items() if name.endswith(_SECRET_FIELD_SUFFIXES)}
+    found |= {urlsplit(value).password for name, value in texts.items() if name.endswith("_url")}
     # Longest first, so a secret containing another is filtered whole.
-    return sorted(set(found), key=len, reverse=True)
+    return sorted(found - {None, ""}, key=len, reverse=True)
 
 
 def scrub(value, secrets: Iterable[str]):

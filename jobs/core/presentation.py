@@ -20,16 +20,8 @@ from dataclasses import dataclass, field, replace
 from rq.exceptions import DeserializationError
 from rq.job import Job
 
-LABELS = {
-    "queued": "Queued",
-    "deferred": "Queued",
-    "scheduled": "Waiting to retry",
-    "started": "Running",
-    "finished": "Done",
-    "failed": "Failed",
-    "stopped": "Stopped",
-    "canceled": "Cancelled",
-}
+# Any other status is shown title-cased (web/job_status.py).
+LABELS = {"deferred": "Queued", "scheduled": "Waiting to retry", "started": "Running", "finished": "Done", "canceled": "Cancelled"}
 
 
 @dataclass(frozen=True)
