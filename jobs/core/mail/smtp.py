@@ -64,8 +64,7 @@ class SmtpMailer:
                     return self._client
             except (OSError, smtplib.SMTPException):
                 pass  # the server closed it while idle (RFC 5321 allows 5 minutes)
-            self._discard()
-        self._client = None
+        self._discard()
         client = self._connect()
         if self.username:
             client.login(self.username, self.password or "")
