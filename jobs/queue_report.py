@@ -1,7 +1,5 @@
 """The example periodic job (QUEUE_REPORT_SCHEDULE): one log line showing a backlog or failed jobs piling up."""
 
-from __future__ import annotations
-
 import logging
 
 from rq import Queue, get_current_job

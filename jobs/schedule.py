@@ -4,8 +4,6 @@ To add yours, write the job as any other (README "Add your own job") and append 
 A schedule is a cron expression in UTC on Heroku; a sixth field gives seconds (``* * * * * */30``).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 

@@ -5,8 +5,6 @@ Prints median and 95th percentile in milliseconds (through Flask's test
 client, so no HTTP overhead: this measures the view and its Redis round trips).
 """
 
-from __future__ import annotations
-
 import socket
 import statistics
 import sys

@@ -4,8 +4,6 @@ The URLs follow what honcho hands the processes (the env file wins over the envi
 honcho replaces this process, so Ctrl-C reaches it directly.
 """
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys

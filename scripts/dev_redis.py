@@ -10,8 +10,6 @@ stops it last, once its other clients have disconnected or after CLIENTS_GRACE_S
 warning per attempt.
 """
 
-from __future__ import annotations
-
 import argparse
 import importlib.util
 import os

@@ -5,8 +5,6 @@ password, and that app must boot). Every /rq request needs the credentials, an a
 this site, and every email address in an answer is masked (call strings, mail servers' replies).
 """
 
-from __future__ import annotations
-
 import hmac
 import logging
 from urllib.parse import urlsplit

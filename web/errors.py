@@ -1,7 +1,5 @@
 """Errors as JSON under /api/ and as pages elsewhere; never a stack trace."""
 
-from __future__ import annotations
-
 import logging
 
 import redis.exceptions

@@ -7,8 +7,6 @@ of 16 requests cut). This worker takes every waiting connection, closes its copy
 answers them; new connections are refused, which the router retries on another dyno.
 """
 
-from __future__ import annotations
-
 import time
 
 from gunicorn import util

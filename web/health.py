@@ -1,8 +1,6 @@
 """GET /healthz: 200 with the queue's counts when Redis answers, else 503. Counts only, nothing cleaned up,
 so a monitor can poll it every few seconds."""
 
-from __future__ import annotations
-
 from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from rq import Worker

@@ -4,8 +4,6 @@ The router is the one proxy (https://devcenter.heroku.com/articles/http-routing#
 is trusted: what a client put in X-Forwarded-For itself is ignored and cannot dodge the per-IP rate limit.
 """
 
-from __future__ import annotations
-
 from flask import Flask, Response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 

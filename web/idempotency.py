@@ -5,8 +5,6 @@ arriving together must not both enqueue (RQ would run the id twice): the one tha
 (SET NX) enqueues; another gets a 409, and its retry a moment later finds the job.
 """
 
-from __future__ import annotations
-
 import hashlib
 
 from rq.job import Job

@@ -1,7 +1,5 @@
 """What the status page and the API say about a job: common fields, and those it declares (jobs/core/presentation.py)."""
 
-from __future__ import annotations
-
 import re
 from datetime import UTC, datetime
 

@@ -5,8 +5,6 @@ HerokuWorker makes the running job raise at once, so it is recorded as failed an
 ``Retry`` instead of cut off without a trace (https://python-rq.org/patterns/#heroku).
 """
 
-from __future__ import annotations
-
 import argparse
 import logging
 import signal

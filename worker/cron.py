@@ -6,8 +6,6 @@ periodic jobs would silently never run. Every worker dyno runs one; each claims 
 (SET NX) before enqueueing it, so each tick is enqueued once.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import time

@@ -6,8 +6,6 @@ abandoned by maintenance): no exception is raised there. The two reporters below
 same terms, tagged ``job_id``, ``queue``, ``function`` and ``request_id``.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 from collections.abc import Iterator

@@ -10,8 +10,6 @@ Gap no guard closes: a run killed after the side effect but before the marker is
 trace, and a rerun repeats it (README "Guarantees" measures that window).
 """
 
-from __future__ import annotations
-
 import functools
 import logging
 import os

@@ -1,7 +1,5 @@
 """The Redis connection and the RQ queue, shared by web, worker and CLI use."""
 
-from __future__ import annotations
-
 import redis.exceptions
 from redis import Redis
 from rq import Queue

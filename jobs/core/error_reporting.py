@@ -1,8 +1,6 @@
 """Sentry, once per process when SENTRY_DSN is set. Every event has secrets ``[Filtered]`` and addresses
 masked wherever they appear (mail servers' replies, every frame's local variables)."""
 
-from __future__ import annotations
-
 import dataclasses
 from collections.abc import Iterable
 from urllib.parse import urlsplit

@@ -7,8 +7,6 @@
 To retry, use RQ's own ``rq requeue`` (README, "Operating it").
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
 

@@ -2,8 +2,6 @@
 ``request_id``) is handled, so ``heroku logs | grep request_id=...`` follows a submission to the email.
 Context variables survive the worker's ``fork()`` into the work-horse."""
 
-from __future__ import annotations
-
 import re
 import uuid
 from collections.abc import Iterator

@@ -1,8 +1,6 @@
 """One logfmt line per event on stdout (https://devcenter.heroku.com/articles/logging#writing-to-your-log),
 with ``request_id``/``job_id`` from :mod:`jobs.core.log_context` and every address masked, whoever logged it."""
 
-from __future__ import annotations
-
 import logging
 import sys
 

@@ -12,8 +12,6 @@ or the job function's own::
 ``title`` is formatted with them.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 

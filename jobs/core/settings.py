@@ -4,8 +4,6 @@
 refuse to start with missing secrets instead of failing at the first email.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], ex
 
 
 def _integer(environ: Mapping[str, str], name: str) -> int | None:
-    return _parsed(environ, name, int, "a whole number, at least 1", lambda value: value >= 1)
+    return _parsed(environ, name, int, "at least 1, a whole number", lambda value: value >= 1)
 
 
 def _intervals(environ: Mapping[str, str], name: str) -> tuple[int, ...] | None:

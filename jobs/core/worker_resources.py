@@ -1,7 +1,5 @@
 """The worker's settings and mailer, made once per process (the web's are in web/app_resources.py)."""
 
-from __future__ import annotations
-
 from functools import lru_cache
 
 from jobs.core.mail import Mailer, mailer_from_settings

@@ -4,8 +4,6 @@ Backends raise :class:`TransientMailError` when trying again may work (retried) 
 :class:`PermanentMailError` when it cannot (the job gives up).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Protocol
 

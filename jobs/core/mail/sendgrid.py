@@ -1,7 +1,5 @@
 """SendGrid backend, through the official ``sendgrid`` library (v3 mail/send)."""
 
-from __future__ import annotations
-
 import json
 from urllib.error import HTTPError, URLError
 

@@ -4,8 +4,6 @@ With credentials STARTTLS is required, except on a loopback host: anyone in the 
 the EHLO reply, so a server without it gets no login and no message, only a PermanentMailError.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import os
 import smtplib
