@@ -1,7 +1,7 @@
 """What the status page and the API say about a job: common fields, and those it declares (jobs/core/presentation.py)."""
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -27,11 +27,7 @@ def find_job(job_id: str) -> Job | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # RQ stores UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat().replace("+00:00", "Z") if moment else None  # RQ's datetimes are UTC, with tzinfo
 
 
 def _display_fields(job: Job, display) -> dict:

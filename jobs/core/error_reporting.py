@@ -14,8 +14,6 @@ FILTERED = "[Filtered]"
 # Settings whose whole value is a secret, by name.
 _SECRET_FIELD_SUFFIXES = ("_key", "_password", "_secret", "_token")
 
-_initialised = False
-
 
 def secrets_of(settings: Settings) -> list[str]:
     texts = {name: value for name, value in dataclasses.asdict(settings).items() if isinstance(value, str)}
@@ -46,9 +44,8 @@ def scrub_event(secrets: list[str]):
 
 def init_sentry(settings: Settings, integrations: list) -> bool:
     """Returns whether Sentry is on."""
-    global _initialised
-    if _initialised or not settings.sentry_dsn:
-        return _initialised
+    if sentry_sdk.is_initialized() or not settings.sentry_dsn:
+        return sentry_sdk.is_initialized()
     before_send = scrub_event(secrets_of(settings))
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
@@ -62,7 +59,6 @@ def init_sentry(settings: Settings, integrations: list) -> bool:
         before_send=before_send,
         before_send_transaction=before_send,
     )
-    _initialised = True
     return True
 
 

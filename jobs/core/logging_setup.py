@@ -39,9 +39,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Send every logger's records to stdout as logfmt; safe to call twice."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(LogfmtFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 class MaskedMessageFormatter(logging.Formatter):
