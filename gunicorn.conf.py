@@ -9,7 +9,7 @@ _settings = load_settings()
 # https://devcenter.heroku.com/articles/runtime-principles#web-servers
 bind = [f"[::]:{_settings.port}"]
 
-# Heroku sets WEB_CONCURRENCY from the dyno's memory. https://devcenter.heroku.com/articles/python-concurrency
+# Heroku sets WEB_CONCURRENCY from the dyno's memory; 2 suits 512 MB. https://devcenter.heroku.com/articles/python-concurrency
 workers = _settings.web_concurrency
 
 # Sync workers: every request is short (it only enqueues). This subclass also answers the requests

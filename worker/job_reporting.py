@@ -40,11 +40,8 @@ def function_name(job: Job) -> str:
 
 
 def job_tags(job: Job) -> dict[str, str]:
-    tags = {"job_id": job.id, "queue": job.origin, "function": function_name(job)}
-    request_id = _request_id(job)
-    if request_id:
-        tags["request_id"] = request_id
-    return tags
+    tags = {"job_id": job.id, "queue": job.origin, "function": function_name(job), "request_id": _request_id(job)}
+    return {name: value for name, value in tags.items() if value}
 
 
 @contextmanager

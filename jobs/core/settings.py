@@ -83,8 +83,7 @@ class Settings:
     # Seconds between looks for jobs whose worker died, and between heartbeats (worker/__main__.py).
     worker_maintenance_interval: int = 15
     worker_job_monitoring_interval: int = 10
-    # 1: HerokuWorker forking a work-horse per job; N > 1: a pool of N in-process workers
-    # (worker/pool.py). docs/benchmarks.md shows how to choose.
+    # 1: HerokuWorker, a work-horse per job; N > 1: N in-process workers (worker/pool.py, docs/benchmarks.md).
     worker_concurrency: int = 1
     # flask-limiter's notation ("10 per minute", "5/hour", "100/day;10/minute").
     rate_limit_per_ip: str = "10 per minute"
@@ -93,7 +92,6 @@ class Settings:
     rq_dashboard_username: str | None = None
     rq_dashboard_password: str | None = None
     port: int = 5000
-    # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
     web_concurrency: int = 2
     # The example periodic job (jobs/schedule.py); None: never.
     queue_report_schedule: str | None = "*/10 * * * *"
