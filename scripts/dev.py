@@ -35,12 +35,10 @@ def banner(env: Mapping[str, str]) -> str:
     mail_host = browsable_host(env.get("DEVMAIL_HTTP_IP", ""))
     mail_port = env.get("DEVMAIL_HTTP_PORT") or DEFAULT_HTTP_PORT
     smtp_port = env.get("DEVMAIL_SMTP_PORT") or DEFAULT_SMTP_PORT
-    return "\n".join(
-        [
-            f"FibTastic:   http://127.0.0.1:{web_port}",
-            f"Caught mail: http://{mail_host}:{mail_port}   (SMTP sink on port {smtp_port})",
-            "Ctrl-C stops everything.",
-        ]
+    return (
+        f"FibTastic:   http://127.0.0.1:{web_port}\n"
+        f"Caught mail: http://{mail_host}:{mail_port}   (SMTP sink on port {smtp_port})\n"
+        "Ctrl-C stops everything."
     )
 
 

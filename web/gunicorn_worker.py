@@ -21,11 +21,7 @@ class DrainingSyncWorker(SyncWorker):
     def run(self) -> None:
         # Returns once the worker is to stop (SIGTERM), after the request in hand.
         super().run()
-        for listener, client, address in self.take_waiting_connections():
-            self.handle(listener, client, address)
-
-    def take_waiting_connections(self) -> list:
-        taken = []
+        taken = []  # from every listening socket, all closed before the first is answered
         for listener in self.sockets:
             closed = ClosedListener(listener.getsockname())
             waiting = _accept_all(listener)
@@ -33,7 +29,8 @@ class DrainingSyncWorker(SyncWorker):
             waiting += _accept_all(listener)
             listener.close()
             taken += [(closed, client, address) for client, address in waiting]
-        return taken
+        for listener, client, address in taken:
+            self.handle(listener, client, address)
 
 
 class ClosedListener:

@@ -25,9 +25,7 @@ class KeyInUse(Conflict):
 
 
 def key_problem(key: str) -> str | None:
-    if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
-        return f"Idempotency-Key must be 1 to {KEY_MAX} printable characters."
-    return None
+    return None if 1 <= len(key) <= KEY_MAX and key.isprintable() else f"Idempotency-Key must be 1 to {KEY_MAX} printable characters."
 
 
 def job_id_for(key: str, recipient: str) -> str:

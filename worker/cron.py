@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from multiprocessing import get_context
 
@@ -85,7 +85,7 @@ def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
     scheduler = ClaimingCronScheduler(connect_redis(settings.redis_url), settings)
     for job in jobs:
         scheduler.register(job.function, settings.queue_name, args=job.args, cron=job.cron, name=job.name)
-    try:
+    with suppress(StopRequested):  # during the pause, or a second signal while handling the first
         while True:
             try:
                 # Returns when SIGTERM or SIGINT asked it to stop (its own handlers).
@@ -94,8 +94,6 @@ def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
             except REDIS_DOWN as error:
                 log.warning("periodic jobs wait for redis: next try in %d s (%s)", REDIS_RETRY_PAUSE, error)
                 time.sleep(REDIS_RETRY_PAUSE)
-    except StopRequested:  # during the pause, or a second signal while handling the first
-        pass
 
 
 @contextmanager
