@@ -23,6 +23,10 @@ app.conf.update(
     task_acks_late=True,
     worker_prefetch_multiplier=1,
     worker_hijack_root_logger=False,
+    # kombu's Redis transport allows 10 connections by default; with 64
+    # greenlets (--pool gevent --concurrency 64) acks then failed with
+    # MaxConnectionsError and messages were redelivered. Room for every slot.
+    broker_transport_options={"max_connections": 256},
 )
 
 

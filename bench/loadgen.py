@@ -29,6 +29,7 @@ class Client:
     def __init__(self, port: int, kind: str, length: int, number: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.kind = kind
+        self.number, self.length, self.sent = number, length, 0
         self.headers: dict[str, str] = {}
         email = f"bench{number}@example.com"
         if kind == "form":
@@ -52,6 +53,9 @@ class Client:
         return token.group(1), cookie
 
     def request(self) -> int:
+        if self.kind == "api":  # a new recipient each time, as real users are (and as bench/post_sequence.lua does)
+            self.sent += 1
+            self.body = json.dumps({"email": f"bench{self.number}-{self.sent}@example.com", "length": self.length}).encode()
         self.connection.request("POST", self.path, body=self.body, headers=self.headers)
         response = self.connection.getresponse()
         response.read()

@@ -5,7 +5,7 @@ throwaway redis-server on a free port, local mail servers) and prints
 Markdown tables to stdout and to bench/results/latest.md. It prints numbers;
 it never fails on them.
 
-    .venv/bin/python -m bench.run [--quick] [--only web,dyno,cpu,latency,size]
+    .venv/bin/python -m bench.run [--quick] [--only peers-web,peers-worker,imports,web,...]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from redis import Redis
 
-from bench import wrk
+from bench import profile_web, web_peers, worker_peers, wrk
 from bench.support import CountingSmtpSink, cpu_seconds, memory_mib, wait_for_port
 from jobs.core.connection import connect_redis, get_queue
 from jobs.core.mail.compose import to_mime
@@ -169,6 +169,110 @@ def bench_web(report: Report, redis: RedisServer, quick: bool) -> None:
                     ]
                 )
     report.table(["request", "clients", "length", "p50 ms", "p99 ms", "req/s", "errors"], rows)
+
+
+# 0. Peers: this app against the bare endpoint, the worker against rq and Celery ----
+
+
+def start_web_variant(settings: Settings):
+    def start(variant: web_peers.Variant) -> tuple[Process, int]:
+        if not variant.plain_gunicorn:
+            return start_web(settings, "web-peer", app=variant.app)
+        port = free_port()
+        args = ["gunicorn", "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}", variant.app]
+        process = Process(args, environment_for(settings, LOG_LEVEL="WARNING"), LOGS / "web-bare.log")
+        wait_for_port(port)
+        return process, port
+
+    return start
+
+
+def bench_web_peers(report: Report, redis: RedisServer, quick: bool) -> None:
+    start = start_web_variant(settings_for(redis))
+    web_peers.bench_web_peers(report, quick, start, lambda: fresh_redis(redis), running)
+
+
+def bench_worker_peers(report: Report, redis: RedisServer, quick: bool) -> None:
+    window = 4 if quick else 8
+    stub = SendGridStub(delay=worker_peers.SENDGRID_DELAY).start()
+    try:
+        settings = settings_for(redis, sendgrid_api_key=stub.api_key, sendgrid_api_host=stub.host)
+
+        def fill(variant: worker_peers.WorkerVariant, count: int) -> None:
+            fresh_redis(redis)
+            if variant.kind == "celery":
+                worker_peers.celery_publish(CELERY_PYTHON, environment_for(settings), count)
+            else:
+                enqueue_jobs(redis, settings, count)
+
+        def start(variant: worker_peers.WorkerVariant) -> Process:
+            log_name = f"peer-{variant.kind}-{variant.celery_pool}-{variant.in_flight}.log"
+            if variant.kind == "celery":
+                return Process(
+                    worker_peers.celery_args(CELERY_PYTHON, variant), environment_for(settings, LOG_LEVEL="WARNING"), LOGS / log_name
+                )
+            return worker_command(variant.kind, settings, log_name, **variant.env)
+
+        results = {}
+        for variant in worker_peers.variants(CELERY_PYTHON, quick):
+            results[variant.label] = worker_peers.run_variant(variant, stub, window, fill, start)
+    finally:
+        stub.stop()
+    labels = list(results)
+    worker_peers.report_worker_peers(report, results, labels[0], window)
+    if not CELERY_PYTHON.exists():
+        report.add(f"(Celery skipped: {CELERY_PYTHON} is missing; `make bench` creates it.)")
+        report.add()
+    for label in labels:
+        if label.startswith("Procfile") or "threads" in label:
+            worker_peers.report_uss(report, label, results[label]["members"])
+            break
+
+
+def bench_imports(report: Report) -> None:
+    report.add("## Where a process's unique memory goes: USS of a fresh process after each import (bench/import_cost.py)")
+    report.add()
+    report.add("A process that loads the code itself pays all of this privately; one forked after the imports shares it")
+    report.add("until it writes to those pages (CPython's reference counts and its garbage collector do write to them).")
+    report.add()
+    for kind in ("worker", "web"):
+        output = subprocess.run(
+            [sys.executable, "-m", "bench.import_cost", kind], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
+        report.table([f"{kind}: step", "USS after, MiB", "added, MiB"], json.loads(output.stdout))
+
+
+def bench_profile(report: Report, redis: RedisServer, quick: bool) -> None:
+    seconds = 3 if quick else 10
+    settings = settings_for(redis)
+    columns: dict[str, dict[str, float]] = {}
+    served = {}
+    for label, app in (("this app", "web:create_app()"), ("bare Flask + RQ", web_peers.BARE)):
+        profile_web.clear()
+        fresh_redis(redis)
+        port = free_port()
+        command = read_procfile()["web"].replace("--config gunicorn.conf.py", "--config bench/gunicorn_profile.conf.py")
+        command = command.replace('"web:create_app()"', f'"{app}"')
+        environment = environment_for(settings, PORT=str(port), LOG_LEVEL="WARNING")
+        with running(Process(["bash", "-c", "exec " + command], environment, LOGS / f"profile-{label.split()[0]}.log")):
+            wait_for_port(port)
+            _, generator = web_peers.measure(port, 1, seconds)
+        stats = profile_web.load()
+        served[label] = profile_web.requests_profiled()
+        columns[label] = dict(profile_web.parts(stats))
+    report.add("## Profile of POST /api/sequences inside the gunicorn workers (cProfile, one connection)")
+    report.add()
+    counts = ", ".join(f"{label} {count}" for label, count in served.items())
+    report.add(f"{generator}, {seconds:g} s; requests profiled (after 50 per worker to warm up): {counts}. Milliseconds per")
+    report.add("request under cProfile, which slows Python code down: read the shares. Parts nest, so they do not add up.")
+    report.add()
+    total = columns["this app"][profile_web.PARTS[0][0]]  # Flask's wsgi_app
+    rows = []
+    for label, *_ in profile_web.PARTS:
+        app_ms, bare_ms = columns["this app"][label], columns["bare Flask + RQ"][label]
+        if app_ms or bare_ms:
+            rows.append([label, f"{app_ms:.3f}", f"{app_ms / total:.0%}", f"{bare_ms:.3f}"])
+    report.table(["part", "this app ms", "share of this app's wsgi_app", "bare ms"], rows)
 
 
 # 1b. gunicorn worker class ------------------------------------------------------
@@ -464,7 +568,7 @@ def bench_size(report: Report) -> None:
     report.table(["length", "fibonacci µs", "render email ms", "text bytes", "html bytes", "MIME bytes", "text bytes / length²"], rows)
 
 
-SECTIONS = ("web", "gunicorn", "dyno", "cpu", "latency", "size")
+SECTIONS = ("peers-web", "peers-worker", "imports", "profile", "web", "gunicorn", "dyno", "cpu", "latency", "size")
 
 
 def main() -> int:
@@ -482,10 +586,18 @@ def main() -> int:
     report.add()
     for line in machine_description():
         report.add(line)
-    report.add(f"- Load average before: {load_average()}")
+    report.add(f"- Load average before: {load_average()} (`nproc` {os.cpu_count()}; other work on the machine shows here)")
     report.add()
     redis = RedisServer().start()
     try:
+        if "peers-web" in only:
+            bench_web_peers(report, redis, options.quick)
+        if "peers-worker" in only:
+            bench_worker_peers(report, redis, options.quick)
+        if "imports" in only:
+            bench_imports(report)
+        if "profile" in only:
+            bench_profile(report, redis, options.quick)
         if "web" in only:
             bench_web(report, redis, options.quick)
         if "gunicorn" in only:

@@ -73,7 +73,7 @@ def memory_mib(pid: int) -> tuple[float, float, int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time used so far by ``pid`` and its living descendants.
+    """User + system CPU time used so far by ``pid`` and its descendants, living or reaped.
 
     CPU per request barely moves when other work shares the machine, unlike
     requests per second, so it compares two servers fairly on a busy one.
@@ -84,7 +84,9 @@ def cpu_seconds(pid: int) -> float:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+        # utime, stime, and cutime, cstime: children it has already reaped,
+        # such as RQ's work-horses, which no longer show as descendants (proc(5)).
+        total += sum(int(value) for value in fields[11:15])
     return total / CLOCK_TICKS
 
 

@@ -50,7 +50,15 @@ def send_fibonacci_email(recipient: str, length: int) -> dict:
 
 
 def enqueue_fibonacci_email(
-    queue: Queue, settings: Settings, recipient: str, length: int, meta: dict | None = None, job_id: str | None = None
+    queue: Queue,
+    settings: Settings,
+    recipient: str,
+    length: int,
+    meta: dict | None = None,
+    job_id: str | None = None,
+    unique: bool = False,
 ) -> Job:
     description = f"send_fibonacci_email(to={mask_email(recipient)}, length={length})"
-    return enqueue(queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta, job_id=job_id)
+    return enqueue(
+        queue, settings, send_fibonacci_email, recipient, length, description=description, meta=meta, job_id=job_id, unique=unique
+    )

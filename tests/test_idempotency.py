@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import runpy
 import threading
 import urllib.error
 import urllib.request
@@ -13,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import PROJECT_ROOT, environment_for, free_port, wait_for
+from tests.support.processes import environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
 from web import idempotency
 
@@ -59,14 +58,11 @@ def test_concurrent_requests_with_one_key_create_one_job(gunicorn, redis_conn, q
                 return post(gunicorn, key)
 
             answers = list(pool.map(send, range(REQUESTS_PER_ROUND)))
-            assert {status for status, _, _ in answers} <= {202, 409}, answers
-            job_ids = {body["job_id"] for status, _, body in answers if status == 202}
+            # Every request is answered with the one job, none has to retry.
+            assert {status for status, _, _ in answers} == {202}, answers
+            job_ids = {body["job_id"] for _, _, body in answers}
             assert len(job_ids) == 1, answers
-            for status, headers, body in answers:
-                if status == 409:
-                    assert headers["Retry-After"] == "1"
-                    assert body == {"errors": {"idempotency_key": idempotency.KeyInUse.description}}
-            # A later repeat, as after a 409: the same job.
+            # A later repeat: the same job.
             status, _, body = post(gunicorn, key)
             assert (status, body["job_id"]) == (202, job_ids.pop())
 
@@ -76,33 +72,17 @@ def test_concurrent_requests_with_one_key_create_one_job(gunicorn, redis_conn, q
     assert len(queued) == ROUNDS
 
 
-def test_a_request_that_finds_the_key_claimed_but_no_job_gets_409(client, redis_conn, queue, settings):
+def test_a_request_that_loses_the_race_answers_with_the_winners_job(client, queue, settings):
     job_id = idempotency.job_id_for("order-17", PAYLOAD["email"])
-    # Another request has claimed the key and not stored its job yet.
-    redis_conn.set(idempotency.claim_key(job_id), job_id)
+    created = []
 
-    response = client.post("/api/sequences", json=PAYLOAD, headers={"Idempotency-Key": "order-17"})
-    assert response.status_code == 409
-    assert response.headers["Retry-After"] == str(idempotency.RETRY_AFTER_SECONDS)
-    assert response.get_json() == {"errors": {"idempotency_key": idempotency.KeyInUse.description}}
-    assert queue.count == 0
+    def enqueue_after_another_request(**options):
+        # Another request with the same key stores its job between this
+        # request's look and its enqueue.
+        created.append(enqueue_fibonacci_email(queue, settings, PAYLOAD["email"], PAYLOAD["length"], job_id=job_id))
+        return enqueue_fibonacci_email(queue, settings, PAYLOAD["email"], PAYLOAD["length"], **options)
 
-    # That request stores its job; the retry gets it.
-    created = enqueue_fibonacci_email(queue, settings, PAYLOAD["email"], PAYLOAD["length"], job_id=job_id)
-    again = client.post("/api/sequences", json=PAYLOAD, headers={"Idempotency-Key": "order-17"})
-    assert again.status_code == 202 and again.get_json()["job_id"] == created.id
-    assert queue.count == 1
-
-
-def test_the_claim_lapses_so_a_request_that_died_frees_the_key(client, redis_conn):
-    response = client.post("/api/sequences", json=PAYLOAD, headers={"Idempotency-Key": "order-17"})
-    assert response.status_code == 202
-    claim = idempotency.claim_key(response.get_json()["job_id"])
-    assert 0 < redis_conn.ttl(claim) <= idempotency.CLAIM_SECONDS
-
-
-def test_the_claim_outlives_any_request_that_holds_it():
-    # gunicorn kills a worker whose request takes longer than its timeout; a
-    # claim that lapsed sooner would let a second request create the job again.
-    config = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
-    assert config["timeout"] < idempotency.CLAIM_SECONDS
+    with client.application.test_request_context():
+        job = idempotency.enqueue_once(job_id, enqueue_after_another_request)
+    assert job.id == created[0].id == job_id
+    assert queue.job_ids == [job_id]

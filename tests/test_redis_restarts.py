@@ -9,7 +9,6 @@ the middle of an SMTP conversation with more jobs queued.
 from __future__ import annotations
 
 import functools
-import shutil
 import time
 from collections import Counter
 
@@ -48,7 +47,7 @@ def persistent_redis(tmp_path):
     server = RedisServer(free_port(), persistent=True).start()
     yield server
     # Its log is in its own directory, which stop() removes; keep a copy.
-    shutil.copy(server.log_path, tmp_path / "redis.log")
+    (tmp_path / "redis.log").write_text(server.output())
     server.stop()
 
 

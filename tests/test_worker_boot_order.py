@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
 import signal
 import time
 
@@ -103,7 +102,7 @@ def test_a_worker_started_before_redis_waits_for_it_then_delivers_exactly_once(s
         worker.stop()
         if redis_server:
             # Its log is in its own directory, which stop() removes; keep a copy.
-            shutil.copy(redis_server.log_path, tmp_path / "redis.log")
+            (tmp_path / "redis.log").write_text(redis_server.output())
             redis_server.stop()
 
 

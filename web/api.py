@@ -1,5 +1,7 @@
 """The JSON API: POST /api/sequences and GET /api/jobs/<id>."""
 
+from functools import partial
+
 from flask import Blueprint, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
@@ -54,16 +56,13 @@ def create_sequence():
     if not form.validate():
         return error_response(422, **{name: messages[0] for name, messages in form.errors.items()})
 
-    job_id = None
+    enqueue = partial(enqueue_fibonacci_email, app_resources.queue(), app_resources.settings(), form.email.data, form.length.data)
     key = request.headers.get("Idempotency-Key")
-    if key is not None:
-        if problem := idempotency.key_problem(key):
-            return error_response(400, idempotency_key=problem)
-        job_id = idempotency.job_id_for(key, form.email.data)
-        earlier = idempotency.earlier_job_or_claim(job_id)  # 409 while another request creates it
-        if earlier is not None:
-            return accepted(earlier)
-    job = enqueue_fibonacci_email(app_resources.queue(), app_resources.settings(), form.email.data, form.length.data, job_id=job_id)
+    if key is None:
+        return accepted(enqueue())
+    if problem := idempotency.key_problem(key):
+        return error_response(400, idempotency_key=problem)
+    job = idempotency.enqueue_once(idempotency.job_id_for(key, form.email.data), enqueue)
     return accepted(job)
 
 

@@ -9,7 +9,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from jobs.core.connection import REDIS_DOWN
-from web import idempotency
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +59,6 @@ def handle_redis_down(error: redis.exceptions.RedisError) -> Response:
     return error_response(503, "Service Unavailable", MESSAGES[503], field="service", retry_after=RETRY_AFTER_SECONDS)
 
 
-def handle_key_in_use(error: idempotency.KeyInUse) -> Response:
-    return error_response(409, error.name, error.description, field="idempotency_key", retry_after=idempotency.RETRY_AFTER_SECONDS)
-
-
 def handle_rate_limited(error: RateLimitExceeded) -> Response:
     from web.rate_limits import retry_after_seconds
 
@@ -77,7 +72,6 @@ def handle_unexpected(error: InternalServerError) -> Response:
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
-    app.register_error_handler(idempotency.KeyInUse, handle_key_in_use)
     app.register_error_handler(HTTPException, handle_http_error)
     # ReadOnlyError: after a failover we talk to the old primary, now a replica, until we reconnect.
     for redis_down in (*REDIS_DOWN, redis.exceptions.ReadOnlyError):

@@ -1,27 +1,19 @@
 """One job per Idempotency-Key: a client that got no answer sends again and gets the first job, not a second email.
 
-The job id derives from the key and recipient, so the job is the key's lasting record. Two requests
-arriving together must not both enqueue (RQ would run the id twice): the one that claims the key
-(SET NX) enqueues; another gets a 409, and its retry a moment later finds the job.
+The job id derives from the key and recipient, so the job is the key's record. Two requests arriving
+together must not both enqueue it: RQ's ``unique=True`` enqueue checks and stores in one Lua script, and
+the loser (``DuplicateJobError``) answers with the winner's job. A request failing half way leaves nothing.
 """
 
 import hashlib
+from collections.abc import Callable
 
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
-from werkzeug.exceptions import Conflict
 
-from web import app_resources
 from web.job_status import find_job
 
 KEY_MAX = 255
-# Longer than gunicorn lets a request run (25 s, gunicorn.conf.py): then a claim whose request died frees itself.
-CLAIM_SECONDS = 30
-# The request holding the claim is usually a Redis round trip from done.
-RETRY_AFTER_SECONDS = 1
-
-
-class KeyInUse(Conflict):
-    description = "Another request with this Idempotency-Key is being processed. Send this one again in a second to get the job it created."
 
 
 def key_problem(key: str) -> str | None:
@@ -34,18 +26,14 @@ def job_id_for(key: str, recipient: str) -> str:
     return f"idem-{digest[:40]}"
 
 
-def claim_key(job_id: str) -> str:
-    return f"fibtastic:idempotency:{job_id}"
-
-
-def earlier_job_or_claim(job_id: str) -> Job | None:
-    """The job an earlier request with this key created, or None when this request claimed the key and
-    must enqueue ``job_id``; :class:`KeyInUse` while another request holds the claim."""
-    earlier = find_job(job_id)
-    if earlier is None and app_resources.redis().set(claim_key(job_id), job_id, nx=True, ex=CLAIM_SECONDS):
-        return None
-    # Claimed by another request, which may have stored the job since we looked.
-    earlier = earlier or find_job(job_id)
-    if earlier is None:
-        raise KeyInUse()
-    return earlier
+def enqueue_once(job_id: str, enqueue: Callable[..., Job]) -> Job:
+    """The job an earlier request created with ``job_id``, or a new one from ``enqueue(job_id=..., unique=True)``."""
+    if (earlier := find_job(job_id)) is not None:
+        return earlier
+    try:
+        return enqueue(job_id=job_id, unique=True)
+    except DuplicateJobError:
+        # A request with the same key stored it since we looked.
+        if (earlier := find_job(job_id)) is None:  # gone again at once: not a race, a bug
+            raise
+        return earlier

@@ -30,6 +30,7 @@ from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
 from worker.job_reporting import JobContextMixin
+from worker.preload import load_before_fork
 
 # Seconds between SIGTERM and the running job being interrupted, for both
 # kinds of worker: well inside the 30 s Heroku waits before SIGKILL, leaving
@@ -78,6 +79,10 @@ class FibTasticWorkerPool(WorkerPool):
     def __init__(self, make_worker: Callable[[str], InProcessHerokuWorker | None], num_workers: int, **kwargs) -> None:
         self.make_worker = make_worker
         super().__init__(num_workers=num_workers, **kwargs)
+
+    def start(self, burst: bool = False, logging_level: str = "INFO") -> None:
+        load_before_fork()  # shared by every worker forked from here, replacements too
+        super().start(burst=burst, logging_level=logging_level)
 
     def get_worker_process(self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO"):
         # fork: the child inherits the code the parent already imported.

@@ -63,30 +63,39 @@ def enqueue(
     description: str | None = None,
     meta: dict | None = None,
     job_id: str | None = None,
+    unique: bool = False,
 ) -> Job:
     """Enqueue ``function(*args)`` with this project's retry and TTL policy.
 
     ``description`` is what RQ logs and the dashboard shows for the job
     (by default the call with its arguments): keep personal data out of it.
     Inside a web request the job's ``meta["request_id"]`` is that request's id,
-    so the worker's log lines for the job carry it too.
+    so the worker's log lines for the job carry it too. With ``unique``, RQ
+    raises ``DuplicateJobError`` instead if a job with ``job_id`` exists.
     """
     intervals = list(settings.retry_intervals)
     request_id = log_context.current_request_id()
     if request_id:
         meta = {"request_id": request_id, **(meta or {})}
-    job = queue.enqueue(
-        function,
-        *args,
-        retry=Retry(max=len(intervals), interval=intervals),
-        job_timeout=settings.job_timeout,
-        result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL,
-        on_failure=Callback(record_failure),
-        description=description,
-        meta=meta or {},
-        job_id=job_id,
-    )
+    # RQ's enqueue on its own takes two round trips to Redis (registering the
+    # queue, then storing and pushing the job); given a pipeline it queues
+    # both and leaves the one EXEC to us.
+    with queue.connection.pipeline() as pipeline:
+        job = queue.enqueue(
+            function,
+            *args,
+            retry=Retry(max=len(intervals), interval=intervals),
+            job_timeout=settings.job_timeout,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            on_failure=Callback(record_failure),
+            description=description,
+            meta=meta or {},
+            job_id=job_id,
+            unique=unique,
+            pipeline=pipeline,
+        )
+        pipeline.execute()
     # Under the job's own module, so one logger name follows a job from its
     # enqueue to its last line in the worker.
     logging.getLogger(job.func_name.rpartition(".")[0]).info(
