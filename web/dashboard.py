@@ -1,9 +1,5 @@
-"""rq-dashboard under /rq, mounted as its README says, when RQ_DASHBOARD_USERNAME and _PASSWORD are both set.
-
-Otherwise /rq is a 404; only one set logs what to set too (the Deploy button generates only the
-password, and that app must boot). Every /rq request needs the credentials, an action must come from
-this site, and every email address in an answer is masked (call strings, mail servers' replies).
-"""
+"""rq-dashboard under /rq behind basic auth, or a 404 (README "The queue dashboard"). Only one of the two
+credentials set is not an error: the Deploy button generates only the password, and that app must boot."""
 
 import hmac
 import logging

@@ -1,11 +1,6 @@
-"""gunicorn's sync worker, answering the requests already queued at the dyno when told to stop.
-
-At SIGTERM (https://devcenter.heroku.com/articles/dyno-shutdown-behavior) sync workers finish the request
-in hand and exit; connections the kernel accepted but no worker took are reset, and the router answers
-H13 (upstream: https://github.com/benoitc/gunicorn/issues/3397; tests/test_deploy_under_load.py saw 14-16
-of 16 requests cut). This worker takes every waiting connection, closes its copy of the socket, then
-answers them; new connections are refused, which the router retries on another dyno.
-"""
+"""gunicorn's sync worker, answering the requests already queued at the dyno when told to stop
+(README "Guarantees"). Sync workers reset them, and the router answers H13: https://github.com/benoitc/gunicorn/issues/3397.
+This one takes every waiting connection and closes its copy of the socket, then answers them."""
 
 import time
 

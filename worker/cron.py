@@ -1,10 +1,6 @@
-"""The periodic jobs' scheduler: a child of the worker running RQ's CronScheduler
-(https://python-rq.org/docs/cron/) over jobs/schedule.py.
-
-Not a separate ``rq cron`` process type: it would need a dyno of its own, and if nobody started it the
-periodic jobs would silently never run. Every worker dyno runs one; each claims a tick in Redis
-(SET NX) before enqueueing it, so each tick is enqueued once.
-"""
+"""The periodic jobs' scheduler: RQ's CronScheduler (https://python-rq.org/docs/cron/) in a child of every
+worker, not an ``rq cron`` process type that needs a dyno and, if nobody starts it, silently never runs.
+Each tick is claimed in Redis (SET NX) before it is enqueued, so it is enqueued once."""
 
 import logging
 import os

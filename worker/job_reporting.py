@@ -1,10 +1,5 @@
-"""What the worker tells the logs and Sentry about each job.
-
-sentry-sdk's RQ integration reports a job's exception only when no retries are left. It never sees a
-job whose work-horse was killed (out of memory, ``kill -9``, timeout) or whose worker died (found
-abandoned by maintenance): no exception is raised there. The two reporters below cover those, on the
-same terms, tagged ``job_id``, ``queue``, ``function`` and ``request_id``.
-"""
+"""What the worker tells the logs and Sentry about each job. sentry-sdk's RQ integration never sees a
+killed work-horse or an abandoned job (no exception is raised); these report them (README "Sentry")."""
 
 import logging
 import os

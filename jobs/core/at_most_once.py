@@ -1,14 +1,5 @@
-"""``@at_most_once``: for jobs whose side effect must not happen twice (an email, a charge).
-
-RQ runs a job at least once (again after a deploy or a dead worker, twice if its id is queued twice).
-A guarded run skips the work if the job's *done* marker exists (returning ``{"already_done": True}``),
-else takes the job's *claim* (SET NX ``<worker name>/<pid>``) or raises :class:`AnotherRunIsRunning`
-(retried). Success writes the done marker; an exception releases the claim. The worker releases the
-claim of a run that died (:func:`release_dead_run`), only that run's (compare-and-delete in Lua).
-
-Gap no guard closes: a run killed after the side effect but before the marker is written leaves no
-trace, and a rerun repeats it (README "Guarantees" measures that window).
-"""
+"""``@at_most_once``: a side effect (an email, a charge) happens at most once per job id, though RQ runs a
+job at least once. README "Guarantees" explains the done marker, the claim, and the one gap no guard closes."""
 
 import functools
 import logging

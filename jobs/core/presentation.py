@@ -1,16 +1,6 @@
-"""How a job presents itself on its status page, in the API and in its failure reasons: generic wording,
-or the job function's own::
-
-    @presented_as(
-        title="Your {length} Fibonacci numbers",
-        display=lambda recipient, length: {"length": length},
-        labels={"started": "Sending", "finished": "Sent"},
-        timed_out="sending took too long",
-    )
-
-``display`` maps the job's arguments to the fields shown (and in the API's JSON), never personal data;
-``title`` is formatted with them.
-"""
+"""How a job presents itself on its status page, in the API and in its failure reasons: generic wording, or
+the function's own ``@presented_as`` (README "Add your own job"). ``display`` maps the job's arguments to
+the fields shown (and in the API's JSON), never personal data; ``title`` is formatted with them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
