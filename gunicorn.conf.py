@@ -12,12 +12,10 @@ bind = [f"[::]:{_settings.port}"]
 # Heroku sets WEB_CONCURRENCY from the dyno's memory; 2 suits 512 MB. https://devcenter.heroku.com/articles/python-concurrency
 workers = _settings.web_concurrency
 
-# Sync workers: every request is short (it only enqueues). This subclass also answers the requests
-# queued at SIGTERM, which plain sync workers drop (H13, https://github.com/benoitc/gunicorn/issues/3397).
-# Sync workers close each connection, so `keepalive` does nothing and is not set. gthread measured no
-# faster (docs/benchmarks.md) and closes idle keep-alive connections at SIGTERM that the router may be
-# sending a request down; the deploy guarantee (README "Guarantees") is proven with this one.
-# https://devcenter.heroku.com/articles/http-routing#keepalives
+# Sync workers: every request is short (it only enqueues), and each connection is closed, so `keepalive` is
+# not set. This subclass answers the requests queued at SIGTERM (README "Guarantees"); gthread measured no
+# faster and would close keep-alive connections the router may be sending a request down (docs/benchmarks.md).
+# https://github.com/benoitc/gunicorn/issues/3397 https://devcenter.heroku.com/articles/http-routing#keepalives
 worker_class = "web.gunicorn_worker.DrainingSyncWorker"
 
 # Workers share memory pages, start faster, and (without SECRET_KEY) share one random secret key,
@@ -56,9 +54,8 @@ logconfig_dict = {
     },
 }
 
-# Heroku's Python buildpack exports FORWARDED_ALLOW_IPS='*', so gunicorn would believe X-Forwarded-Proto,
-# SCRIPT_NAME and PATH_INFO from any client (the router passes them on): "SCRIPT_NAME: /api" would
-# change which view answers. The app trusts the router's one hop itself (web/heroku_https.py).
+# Heroku's buildpack exports FORWARDED_ALLOW_IPS='*': gunicorn would believe any client's SCRIPT_NAME ("/api"
+# changes which view answers). The app trusts the router's one hop itself (web/heroku_https.py).
 # https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
 # https://github.com/heroku/heroku-buildpack-python/blob/main/vendor/python.gunicorn.sh
 forwarded_allow_ips = ""

@@ -1,8 +1,5 @@
 """`make dev`: print the URLs to open, then run Procfile.dev with honcho.
-
-The URLs follow what honcho hands the processes (the env file wins over the environment; web gets PORT).
-honcho replaces this process, so Ctrl-C reaches it directly.
-"""
+The URLs follow what honcho hands the processes (the env file wins over the environment; web gets PORT)."""
 
 import argparse
 import os

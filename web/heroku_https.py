@@ -1,8 +1,5 @@
-"""HTTPS and the client's address behind Heroku's router, on Heroku only.
-
-The router is the one proxy (https://devcenter.heroku.com/articles/http-routing#heroku-headers), so one hop
-is trusted: what a client put in X-Forwarded-For itself is ignored and cannot dodge the per-IP rate limit.
-"""
+"""HTTPS and the client's address behind Heroku's router, on Heroku only. The router is the one proxy
+(https://devcenter.heroku.com/articles/http-routing#heroku-headers): trusting one hop, a client cannot dodge the per-IP limit."""
 
 from flask import Flask, Response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix

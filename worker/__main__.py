@@ -95,11 +95,8 @@ def run_pool(settings: Settings, burst: bool) -> None:
 
 
 def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
-    """Block until Redis answers (True), or SIGTERM/SIGINT asks to stop (False).
-
-    A dyno restarted during Key-Value Store maintenance or a failover must not exit, or Heroku
-    restarts it with growing cool-offs while the queue waits.
-    """
+    """Block until Redis answers (True) or SIGTERM/SIGINT asks to stop (False): a dyno restarted during a
+    failover must not exit, or Heroku restarts it with growing cool-offs while the queue waits."""
     # Its own socket timeout: a server that never answers (a failover in progress) is a failed attempt.
     connection = connect_redis(settings.redis_url, socket_timeout=5)
     stop_requests: list[int] = []

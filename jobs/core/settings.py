@@ -1,8 +1,6 @@
-"""Every setting FibTastic reads from the environment; nothing else touches ``os.environ``.
-
-``DYNO`` (set on every Heroku dyno, https://devcenter.heroku.com/articles/dyno-metadata) means production:
-refuse to start with missing secrets instead of failing at the first email.
-"""
+"""Every setting FibTastic reads from the environment; nothing else touches ``os.environ``. ``DYNO`` (set on
+every Heroku dyno, https://devcenter.heroku.com/articles/dyno-metadata) means production: refuse to start
+with missing secrets instead of failing at the first email."""
 
 import os
 from collections.abc import Callable, Mapping

@@ -1,8 +1,5 @@
-"""One mailer interface: SendGrid when ``SENDGRID_API_KEY`` is set, else SMTP to ``SMTP_URL``.
-
-Backends raise :class:`TransientMailError` when trying again may work (retried) and
-:class:`PermanentMailError` when it cannot (the job gives up).
-"""
+"""One mailer interface: SendGrid when ``SENDGRID_API_KEY`` is set, else SMTP to ``SMTP_URL``. Backends raise
+:class:`TransientMailError` when trying again may work (retried), :class:`PermanentMailError` when it cannot."""
 
 from dataclasses import dataclass
 from typing import Protocol

@@ -1,8 +1,5 @@
 """SMTP backend: ``smtp://[user:password@]host[:port]`` (STARTTLS when offered) or ``smtps://`` (TLS from the start).
-
-With credentials STARTTLS is required, except on a loopback host: anyone in the path can strip it from
-the EHLO reply, so a server without it gets no login and no message, only a PermanentMailError.
-"""
+With credentials STARTTLS is required except on a loopback host: anyone in the path can strip it from EHLO."""
 
 import ipaddress
 import os
