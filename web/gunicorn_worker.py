@@ -1,6 +1,7 @@
-"""gunicorn's sync worker, answering the requests already queued at the dyno when told to stop
-(README "Guarantees"). Sync workers reset them, and the router answers H13: https://github.com/benoitc/gunicorn/issues/3397.
-This one takes every waiting connection and closes its copy of the socket, then answers them."""
+"""gunicorn's sync worker, answering the requests already queued at the dyno when told to stop (SIGTERM:
+https://devcenter.heroku.com/articles/dyno-shutdown-behavior; README "Guarantees"). Sync workers reset them and
+the router answers H13 (upstream: https://github.com/benoitc/gunicorn/issues/3397 and #2529). This one takes
+every waiting connection and closes its copy of the socket, then answers them."""
 
 import time
 
