@@ -1,11 +1,2 @@
-"""FibTastic's shared job package, imported by both ``web`` and ``worker``.
-
-Your jobs live here, at the top level:
-
-- ``jobs.tasks``: the example job, and how the web enqueues it (add yours
-  beside it: README "Add your own job").
-- ``jobs.fibonacci``: the sequence; ``jobs.email_content``: the email.
-
-``jobs.core`` holds the plumbing they share (settings, Redis, logging, Sentry,
-mail). This package must not import ``web`` or ``worker``.
-"""
+"""FibTastic's jobs, imported by both ``web`` and ``worker`` (never importing them): ``jobs.tasks`` is the
+example job (add yours beside it: README "Add your own job"); ``jobs.core`` the plumbing they share."""

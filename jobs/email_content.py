@@ -1,7 +1,5 @@
 """The Fibonacci email's subject and bodies, rendered from jobs/templates/."""
 
-from __future__ import annotations
-
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape

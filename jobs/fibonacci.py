@@ -1,10 +1,4 @@
-"""The Fibonacci sequence, in linear time.
-
-The Rails app this template descends from recursed exponentially and had to
-refuse more than 27 numbers; iterating keeps 1,000 numbers well under a
-millisecond. Python's integers are exact at any size, so F(999) (209 digits)
-comes out right.
-"""
+"""The Fibonacci sequence, in linear time (the Rails original recursed exponentially and stopped at 27)."""
 
 from collections.abc import Iterator
 from itertools import islice

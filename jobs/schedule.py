@@ -1,17 +1,8 @@
-"""The periodic jobs: the one place that says what runs when.
+"""The periodic jobs, which the worker dyno enqueues on schedule (worker/cron.py), each tick once.
 
-The worker dyno enqueues each job here on its schedule (worker/cron.py runs
-RQ's CronScheduler beside the worker), so no extra dyno or process type is
-needed. With several worker dynos each tick is still enqueued once.
-
-To add yours, write the job as for any other (README "Add your own job") and
-append a :class:`PeriodicJob` to the list below. A schedule is a cron
-expression in the dyno's time zone (UTC on Heroku); a sixth field gives
-seconds (``* * * * * */30``: every 30 s). Jobs go through the project's
-enqueue policy: the same retries, timeouts and failure callback as the rest.
+To add yours, write the job as any other (README "Add your own job") and append a :class:`PeriodicJob`.
+A schedule is a cron expression in UTC on Heroku; a sixth field gives seconds (``* * * * * */30``).
 """
-
-from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +13,7 @@ from jobs.queue_report import report_queue
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    # Unique among periodic jobs: it names the job in the logs and in the
-    # key that lets only one worker dyno enqueue each tick.
+    # Unique: it names the job in the logs and in the key that lets one dyno enqueue each tick.
     name: str
     cron: str
     function: Callable
@@ -32,7 +22,6 @@ class PeriodicJob:
 
 def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
     jobs = []
-    # QUEUE_REPORT_SCHEDULE empty or "off": no queue report.
     if settings.queue_report_schedule:
         jobs.append(PeriodicJob("queue-report", settings.queue_report_schedule, report_queue))
     return jobs

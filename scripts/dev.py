@@ -1,12 +1,5 @@
 """`make dev`: print the URLs to open, then run Procfile.dev with honcho.
-
-The URLs follow the same settings honcho hands the processes: values in the
-env file (.env) win over the environment, as in honcho, and honcho gives the
-first Procfile entry (web) the base PORT. honcho replaces this process, so
-Ctrl-C reaches it directly and it stops every process it started.
-"""
-
-from __future__ import annotations
+The URLs follow what honcho hands the processes (the env file wins over the environment; web gets PORT)."""
 
 import argparse
 import os
@@ -39,12 +32,10 @@ def banner(env: Mapping[str, str]) -> str:
     mail_host = browsable_host(env.get("DEVMAIL_HTTP_IP", ""))
     mail_port = env.get("DEVMAIL_HTTP_PORT") or DEFAULT_HTTP_PORT
     smtp_port = env.get("DEVMAIL_SMTP_PORT") or DEFAULT_SMTP_PORT
-    return "\n".join(
-        [
-            f"FibTastic:   http://127.0.0.1:{web_port}",
-            f"Caught mail: http://{mail_host}:{mail_port}   (SMTP sink on port {smtp_port})",
-            "Ctrl-C stops everything.",
-        ]
+    return (
+        f"FibTastic:   http://127.0.0.1:{web_port}\n"
+        f"Caught mail: http://{mail_host}:{mail_port}   (SMTP sink on port {smtp_port})\n"
+        "Ctrl-C stops everything."
     )
 
 

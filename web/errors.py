@@ -1,7 +1,5 @@
 """Errors as JSON under /api/ and as pages elsewhere; never a stack trace."""
 
-from __future__ import annotations
-
 import logging
 
 import redis.exceptions
@@ -10,9 +8,10 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from jobs.core.connection import REDIS_DOWN
+
 log = logging.getLogger(__name__)
 
-# How long a client should wait before trying again while Redis is away.
 RETRY_AFTER_SECONDS = 5
 
 MESSAGES = {
@@ -24,12 +23,14 @@ MESSAGES = {
 }
 
 
-def error_response(status: int, title: str, message: str, field: str = "request") -> Response:
+def error_response(status: int, title: str, message: str, field: str = "request", retry_after: int | None = None) -> Response:
     if request.path.startswith("/api/"):
         response = jsonify({"errors": {field: message}})
     else:
         response = make_response(render_template("error.html", status=status, title=title, message=message))
     response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -43,8 +44,7 @@ def handle_http_error(error: HTTPException) -> Response:
 
 
 def handle_csrf_error(error: CSRFError):
-    # Usually a form left open past its session, or cookies blocked. Show the
-    # form again with what the user typed, and a fresh token.
+    # Usually a form left open past its session, or cookies blocked: show it again, with a fresh token.
     from web.app_resources import settings
     from web.forms import SequenceForm
 
@@ -56,17 +56,13 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_redis_down(error: redis.exceptions.RedisError) -> Response:
     log.error("redis unavailable: %s", error)
-    response = error_response(503, "Service Unavailable", MESSAGES[503], field="service")
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return error_response(503, "Service Unavailable", MESSAGES[503], field="service", retry_after=RETRY_AFTER_SECONDS)
 
 
 def handle_rate_limited(error: RateLimitExceeded) -> Response:
     from web.rate_limits import retry_after_seconds
 
-    response = error_response(429, "Too Many Requests", MESSAGES[429])
-    response.headers["Retry-After"] = str(retry_after_seconds())
-    return response
+    return error_response(429, "Too Many Requests", MESSAGES[429], retry_after=retry_after_seconds())
 
 
 def handle_unexpected(error: InternalServerError) -> Response:
@@ -77,10 +73,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(HTTPException, handle_http_error)
-    # ConnectionError and TimeoutError: Redis down, restarting or unreachable.
-    # ReadOnlyError: a failover, and we still talk to the old primary, now a
-    # replica that refuses writes (READONLY) until we reconnect to the new one.
-    app.register_error_handler(redis.exceptions.ConnectionError, handle_redis_down)
-    app.register_error_handler(redis.exceptions.TimeoutError, handle_redis_down)
-    app.register_error_handler(redis.exceptions.ReadOnlyError, handle_redis_down)
+    # ReadOnlyError: after a failover we talk to the old primary, now a replica, until we reconnect.
+    for redis_down in (*REDIS_DOWN, redis.exceptions.ReadOnlyError):
+        app.register_error_handler(redis_down, handle_redis_down)
     app.register_error_handler(InternalServerError, handle_unexpected)

@@ -1,24 +1,7 @@
-"""gunicorn's sync worker, answering the requests already queued at the dyno
-when it is told to stop (gunicorn.conf.py's ``worker_class``).
-
-On every deploy and restart Heroku sends SIGTERM to every process of the web
-dyno (https://devcenter.heroku.com/articles/dyno-shutdown-behavior). gunicorn's
-sync workers then finish the request in hand and exit. Connections the
-kernel has already accepted on the listening socket, but no worker has taken
-yet, are reset when the last copy of that socket closes: Heroku's router had
-handed those requests over, and answers the user with an error (H13). Under
-load that is most of the requests in flight: with the plain sync worker,
-tests/test_deploy_under_load.py sees 14 to 16 of its 16 clients' requests
-cut at each deploy. gunicorn has the issue open
-(https://github.com/benoitc/gunicorn/issues/3397, and #2529).
-
-This worker, once gunicorn's loop has stopped, takes every connection waiting
-on the socket, closes its copy of the socket, then answers them. Whichever
-worker closes last leaves the socket closed, and new connections are refused,
-which a router retries on another dyno instead of reporting an error.
-"""
-
-from __future__ import annotations
+"""gunicorn's sync worker, answering the requests already queued at the dyno when told to stop (SIGTERM:
+https://devcenter.heroku.com/articles/dyno-shutdown-behavior; README "Guarantees"). Sync workers reset them and
+the router answers H13 (upstream: https://github.com/benoitc/gunicorn/issues/3397 and #2529). This one takes
+every waiting connection and closes its copy of the socket, then answers them."""
 
 import time
 
@@ -34,13 +17,7 @@ class DrainingSyncWorker(SyncWorker):
     def run(self) -> None:
         # Returns once the worker is to stop (SIGTERM), after the request in hand.
         super().run()
-        for listener, client, address in self.take_waiting_connections():
-            self.handle(listener, client, address)
-
-    def take_waiting_connections(self) -> list:
-        """Accept every connection queued on the listening sockets, then close
-        this process's copy of them."""
-        taken = []
+        taken = []  # from every listening socket, all closed before the first is answered
         for listener in self.sockets:
             closed = ClosedListener(listener.getsockname())
             waiting = _accept_all(listener)
@@ -48,15 +25,13 @@ class DrainingSyncWorker(SyncWorker):
             waiting += _accept_all(listener)
             listener.close()
             taken += [(closed, client, address) for client, address in waiting]
-        return taken
+        for listener, client, address in taken:
+            self.handle(listener, client, address)
 
 
 class ClosedListener:
-    """Stands in for a listening socket this process has closed: answering a
-    request, gunicorn asks the listener only for its address (SERVER_NAME and
-    SERVER_PORT in the WSGI environ). Should it ever ask for more, the
-    requests drained at shutdown fail with 500s, which
-    tests/test_deploy_under_load.py would report."""
+    """A closed listening socket: gunicorn asks it only for its address (should it ask for more, the
+    drained requests fail with 500s, which tests/test_deploy_under_load.py reports)."""
 
     def __init__(self, address) -> None:
         self.address = address
@@ -69,8 +44,7 @@ def _accept_all(listener) -> list:
     connections = []
     while True:
         try:
-            # The listening socket is non-blocking (gunicorn sets it so in
-            # each worker): an empty queue raises instead of waiting.
+            # Non-blocking (gunicorn sets it so): an empty queue raises instead of waiting.
             client, address = listener.accept()
         except OSError:
             return connections

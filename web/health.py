@@ -1,16 +1,11 @@
-"""GET /healthz: is Redis answering, and how is the queue doing?
-
-Counts only, through RQ's public API: no job is fetched and nothing is
-cleaned up (that is the worker's maintenance), so a monitor can poll it every
-few seconds. 200 when Redis answers, 503 when it does not.
-"""
-
-from __future__ import annotations
+"""GET /healthz: 200 with the queue's counts when Redis answers, else 503. Counts only, nothing cleaned up,
+so a monitor can poll it every few seconds."""
 
 from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from rq import Worker
 
+from jobs.core.connection import registry_counts
 from web import app_resources, csrf
 
 bp = Blueprint("health", __name__)
@@ -21,19 +16,8 @@ csrf.exempt(bp)
 def healthz():
     queue = app_resources.queue()
     try:
-        # A worker killed outright, and the job it was running, stay counted
-        # until another worker's maintenance notices (README "Guarantees").
-        counts = {
-            "queue_depth": queue.count,
-            "workers": Worker.count(queue=queue),
-            "started": queue.started_job_registry.get_job_count(cleanup=False),
-            "scheduled": queue.scheduled_job_registry.get_job_count(cleanup=False),
-            "failed": queue.failed_job_registry.get_job_count(cleanup=False),
-        }
+        # A worker killed outright, and its job, stay counted until another's maintenance notices (README "Guarantees").
+        counts = {"queue_depth": queue.count, "workers": Worker.count(queue=queue), **registry_counts(queue)}
     except RedisError:
-        response = jsonify({"redis": "unreachable", "queue": queue.name})
-        response.status_code = 503
-    else:
-        response = jsonify({"redis": "ok", "queue": queue.name, **counts})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return jsonify({"redis": "unreachable", "queue": queue.name}), 503, {"Cache-Control": "no-store"}
+    return jsonify({"redis": "ok", "queue": queue.name, **counts}), 200, {"Cache-Control": "no-store"}

@@ -1,15 +1,5 @@
-"""HTTPS and the client's address behind Heroku's router (on Heroku only).
-
-Heroku's router terminates TLS and forwards plain HTTP, appending the client's
-address to X-Forwarded-For and setting X-Forwarded-Proto
-(https://devcenter.heroku.com/articles/http-routing#heroku-headers). It is the
-one proxy in front of the app, so exactly one hop is trusted: anything a
-client put into X-Forwarded-For itself stays to the left of what the router
-appended and is ignored, so it cannot dodge the per-IP rate limit.
-Off Heroku nothing is trusted and nothing redirected (local HTTP works).
-"""
-
-from __future__ import annotations
+"""HTTPS and the client's address behind Heroku's router, on Heroku only. The router is the one proxy
+(https://devcenter.heroku.com/articles/http-routing#heroku-headers): trusting one hop, a client cannot dodge the per-IP limit."""
 
 from flask import Flask, Response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix

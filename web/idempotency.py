@@ -1,19 +1,9 @@
-"""One job per Idempotency-Key.
+"""One job per Idempotency-Key: a client that got no answer sends again and gets the first job, not a second email.
 
-A client that got no answer (a timeout, or a 503 while Redis restarts: Redis
-may have stored the job and then failed to say so) cannot know whether its
-request was accepted. With the same Idempotency-Key, sending it again returns
-the job the first one created instead of a second email.
-
-The job id is derived from the key and the recipient, so the job itself is
-the record of the key. Two requests with the same key arriving together must
-not both enqueue it (RQ would queue the id twice): RQ's ``unique=True``
-enqueue checks and stores the job in one Lua script, and the loser gets
-``DuplicateJobError`` and answers with the winner's job. Nothing is left
-behind by a request that fails half way, so a retry never has to wait.
+The job id derives from the key and recipient, so the job is the key's record. Two requests arriving
+together must not both enqueue it: RQ's ``unique=True`` enqueue checks and stores in one Lua script, and
+the loser (``DuplicateJobError``) answers with the winner's job. A request failing half way leaves nothing.
 """
-
-from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
@@ -27,10 +17,7 @@ KEY_MAX = 255
 
 
 def key_problem(key: str) -> str | None:
-    """Why ``key`` is not a usable Idempotency-Key, or None if it is."""
-    if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
-        return f"Idempotency-Key must be 1 to {KEY_MAX} printable characters."
-    return None
+    return None if 1 <= len(key) <= KEY_MAX and key.isprintable() else f"Idempotency-Key must be 1 to {KEY_MAX} printable characters."
 
 
 def job_id_for(key: str, recipient: str) -> str:
@@ -40,8 +27,7 @@ def job_id_for(key: str, recipient: str) -> str:
 
 
 def enqueue_once(job_id: str, enqueue: Callable[..., Job]) -> Job:
-    """The job with ``job_id``: the one an earlier request created, or a new
-    one from ``enqueue(job_id=..., unique=True)``."""
+    """The job an earlier request created with ``job_id``, or a new one from ``enqueue(job_id=..., unique=True)``."""
     if (earlier := find_job(job_id)) is not None:
         return earlier
     try:

@@ -1,11 +1,7 @@
-"""What the status page and the API say about a job: what every job has
-(status, timestamps, error, attempts), and the fields the job declares for
-display (jobs/core/presentation.py)."""
-
-from __future__ import annotations
+"""What the status page and the API say about a job: common fields, and those it declares (jobs/core/presentation.py)."""
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -13,11 +9,9 @@ from rq.job import Job
 from jobs.core.presentation import GENERIC, presentation_of
 from web import app_resources
 
-# RQ job ids are UUID4 hex strings by default; anything else cannot be ours,
-# so it 404s without a Redis round trip.
+# Anything else cannot be an id of ours: a 404 without a Redis round trip.
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# Statuses after which a job changes no more: the page stops following it.
 FINAL_STATUSES = frozenset({"finished", "failed", "stopped", "canceled"})
 # The last attempt's reason while it waits to retry, the final one after.
 STATUSES_WITH_ERROR = frozenset({"failed", "scheduled", "stopped"})
@@ -33,11 +27,7 @@ def find_job(job_id: str) -> Job | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # RQ stores UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat().replace("+00:00", "Z") if moment else None  # RQ's datetimes are UTC, with tzinfo
 
 
 def _display_fields(job: Job, display) -> dict:
@@ -55,8 +45,7 @@ def _title(title: str, display: dict) -> str:
 
 
 def status_fields(job: Job) -> dict:
-    """The job's fields for the page and the API. ``display`` names the
-    job's own fields, which come first so the common ones always win."""
+    """The job's own fields come first, so the common ones always win."""
     presentation = presentation_of(job)
     status = job.get_status(refresh=False) or "queued"
     status = getattr(status, "value", status)

@@ -1,4 +1,1 @@
-"""The FibTastic worker dyno: ``python -m worker`` (the Procfile's ``worker:`` line).
-
-It imports ``jobs`` only, never ``web``: a worker dyno does not need Flask.
-"""
+"""The FibTastic worker dyno: ``python -m worker``. It imports ``jobs``, never ``web``: no Flask on a worker dyno."""

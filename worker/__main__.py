@@ -1,14 +1,9 @@
 """Runs RQ's HerokuWorker on the project's queue.
 
-Why HerokuWorker: on every deploy and daily restart Heroku sends SIGTERM and,
-30 s later, SIGKILL (https://devcenter.heroku.com/articles/dynos#shutdown).
-RQ's plain Worker waits for the running job, which SIGKILL may then cut off
-without a trace; HerokuWorker makes the job raise at once so it is recorded
-as failed and retried from its ``Retry``
-(https://python-rq.org/patterns/#heroku).
+Heroku sends SIGTERM, then SIGKILL 30 s later (https://devcenter.heroku.com/articles/dynos#shutdown);
+HerokuWorker makes the running job raise at once, so it is recorded as failed and retried from its
+``Retry`` instead of cut off without a trace (https://python-rq.org/patterns/#heroku).
 """
-
-from __future__ import annotations
 
 import argparse
 import logging
@@ -16,15 +11,12 @@ import signal
 import sys
 import time
 
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import REDIS_DOWN, connect_redis, get_queue
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
@@ -34,12 +26,13 @@ from worker.job_reporting import JobContextMixin, report_abandoned_job, report_k
 from worker.pool import IMMINENT_SHUTDOWN_DELAY
 
 log = logging.getLogger("worker")
+# SIGTERM: Heroku on deploys and restarts; SIGINT: Ctrl-C, and what RQ's WorkerPool sends its workers.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class FibTasticWorker(JobContextMixin, HerokuWorker):
     imminent_shutdown_delay = IMMINENT_SHUTDOWN_DELAY
-    # Set when SIGTERM or SIGINT asked us to stop, so main() can tell a
-    # requested stop from RQ giving up on a lost Redis connection.
+    # Tells a requested stop from RQ giving up on a lost Redis connection.
     stop_signal_received = False
 
     def request_stop(self, signum, frame):
@@ -47,19 +40,15 @@ class FibTasticWorker(JobContextMixin, HerokuWorker):
         super().request_stop(signum, frame)
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
-        # RQ renews these every job_monitoring_interval while the work-horse
-        # runs, and gives up on the job and quits when Redis does not answer
-        # (a restart, a failover): the work-horse would then go on unwatched
-        # (no SIGTERM handling, no timeout kill) while run() starts a new
-        # worker beside it. Keep watching it; the next renewal catches up.
+        # RQ gives up on the job and quits when Redis does not answer here, leaving the work-horse
+        # unwatched while run() starts a new worker beside it. Keep watching; the next renewal catches up.
         try:
             super().maintain_heartbeats(job, execution)
-        except (RedisConnectionError, RedisTimeoutError) as error:
+        except REDIS_DOWN as error:
             log.warning("redis unreachable, job heartbeat not renewed: %s", error)
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
-        # Before RQ retries it: the dead run cannot act any more, and its
-        # claim (if the job is guarded by @at_most_once) must not hold up the retry.
+        # Before RQ retries it: the dead run's @at_most_once claim must not hold up the retry.
         release_dead_run(job, self.name, retpid)
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         report_killed_work_horse(job, ret_val)
@@ -71,88 +60,52 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
         [get_queue(connection, settings)],
         name=name,
         connection=connection,
-        # A job whose worker was SIGKILLed stays "started" until its heartbeat
-        # (job_monitoring_interval + RQ's fixed 60 s) expires; the next
-        # maintenance then retries it. Maintenance runs between jobs and
-        # between waits for a job, every maintenance_interval seconds at the
-        # soonest.
+        # A SIGKILLed worker's job stays "started" until its heartbeat (job_monitoring_interval
+        # + RQ's fixed 60 s) expires; the next maintenance then retries it.
         job_monitoring_interval=settings.worker_job_monitoring_interval,
         maintenance_interval=settings.worker_maintenance_interval,
-        # An idle worker waits for a job for worker_ttl - 15 s at a time (RQ's
-        # default 420 s = 405 s of waiting, during which no maintenance runs).
-        # Make that wait the maintenance interval, so two maintenance runs are
-        # at most 2 x maintenance_interval apart. README "Guarantees" has the bound.
+        # An idle worker waits worker_ttl - 15 s for a job, running no maintenance meanwhile:
+        # keep that wait to the maintenance interval (README "Guarantees" has the bound).
         worker_ttl=settings.worker_maintenance_interval + 15,
     )
-    # Maintenance passes these to StartedJobRegistry.cleanup for abandoned jobs,
-    # before it retries them.
+    # Called by maintenance (StartedJobRegistry.cleanup) for abandoned jobs, before it retries them.
     worker.push_exc_handler(release_abandoned_claim)
     worker.push_exc_handler(report_abandoned_job)
     return worker
 
 
-def run_pool(settings: Settings, burst: bool) -> int:
-    """WORKER_CONCURRENCY processes, each running jobs in process (worker/pool.py)."""
+def run_pool(settings: Settings, burst: bool) -> None:
     from worker.pool import FibTasticWorkerPool, InProcessHerokuWorker
 
-    connection = connect_redis(settings.redis_url)
     log.info(
         "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
     )
-    # Once here, so a dyno that boots while Redis is away logs one line per
-    # attempt, not one per worker process.
-    if not wait_for_redis(probe_connection(settings)):
-        return 0
+    # Once here too, so a dyno booting while Redis is away logs one line per attempt, not one per process.
+    if not wait_for_redis(settings):
+        return
 
     def make_worker(name: str) -> BaseWorker | None:
-        # In each worker process, including one the pool starts in place of
-        # a worker that quit when Redis went away: without this wait it would
-        # fail at once (RQ's Worker talks to Redis when built), and the pool
-        # would start another every second, each with a traceback.
-        if not wait_for_redis(probe_connection(settings)):
-            return None
-        return build_worker(settings, InProcessHerokuWorker, name=name)
+        # Also in a process replacing one that lost Redis: RQ's Worker talks to Redis when built, and
+        # without this wait the pool would start another every second, each with a traceback.
+        return build_worker(settings, InProcessHerokuWorker, name=name) if wait_for_redis(settings) else None
 
-    pool = FibTasticWorkerPool(
-        make_worker,
-        settings.worker_concurrency,
-        queues=[get_queue(connection, settings)],
-        connection=connection,
-    )
+    connection = connect_redis(settings.redis_url)
+    pool = FibTasticWorkerPool(make_worker, settings.worker_concurrency, queues=[get_queue(connection, settings)], connection=connection)
     pool.start(burst=burst, logging_level=settings.log_level)
-    return 0
 
 
-def probe_connection(settings: Settings) -> Redis:
-    """A connection for wait_for_redis only. Its own socket timeout: a server
-    that takes the connection and never answers (a failover in progress)
-    must count as a failed attempt, not hang the wait."""
-    return connect_redis(settings.redis_url, socket_timeout=5)
-
-
-# Heroku sends SIGTERM to every process of a dyno on deploys and restarts;
-# SIGINT is Ctrl-C locally and what RQ's WorkerPool sends its workers.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float = 10.0, first_try_after: float = 0.0) -> bool:
-    """Block until Redis answers, trying again with growing pauses and one log
-    line per failed attempt: True once it answers, False if SIGTERM or SIGINT
-    asked the process to stop meanwhile.
-
-    Used at start and after the worker lost Redis: a dyno restarted during
-    Heroku Key-Value Store maintenance or a failover must not exit, or Heroku
-    restarts it with growing cool-offs while the queue waits.
-    """
+def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
+    """Block until Redis answers (True) or SIGTERM/SIGINT asks to stop (False): a dyno restarted during a
+    failover must not exit, or Heroku restarts it with growing cool-offs while the queue waits."""
+    # Its own socket timeout: a server that never answers (a failover in progress) is a failed attempt.
+    connection = connect_redis(settings.redis_url, socket_timeout=5)
     stop_requests: list[int] = []
-    # The handler only records: raising from it could land anywhere, even in
-    # the lines below that put the previous handlers back.
+    # The handler only records: raising from it could land anywhere, even where the old handlers go back.
     previous = {signum: signal.signal(signum, lambda signum, _frame: stop_requests.append(signum)) for signum in STOP_SIGNALS}
-    delay = first_try_after
+    delay, pause = first_try_after, 1.0
     try:
         while True:
-            # In short steps: time.sleep resumes after a signal handler
-            # returns, and a stop request should not wait out a 10 s pause.
+            # Short steps: time.sleep resumes after a signal handler, and a stop should not wait 10 s.
             resume_at = time.monotonic() + delay
             while not stop_requests and time.monotonic() < resume_at:
                 time.sleep(min(0.1, delay))
@@ -161,14 +114,13 @@ def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float =
             try:
                 connection.ping()
                 break
-            except (RedisConnectionError, RedisTimeoutError) as error:
+            except REDIS_DOWN as error:
                 log.warning("waiting for redis: next try in %g s (%s)", pause, error)
-            delay, pause = pause, min(pause * 2, longest_pause)
+            delay, pause = pause, min(pause * 2, 10.0)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    # Checked after the handlers are back, so a signal that came just as
-    # Redis answered is not lost.
+    # Checked after the handlers are back, so a signal that came just as Redis answered is not lost.
     if stop_requests:
         log.info("stopping while waiting for redis (%s)", signal.Signals(stop_requests[0]).name)
         return False
@@ -176,19 +128,16 @@ def wait_for_redis(connection: Redis, pause: float = 1.0, longest_pause: float =
 
 
 def run(settings: Settings, burst: bool) -> None:
-    """Run the worker; if it quits because Redis went away, wait and start
-    it again in this same process, so no dyno restart is needed."""
-    probe = probe_connection(settings)
+    """Run the worker; if it quits because Redis went away, start it again here once Redis answers."""
+    log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
     first_try_after = 0.0
-    while wait_for_redis(probe, first_try_after=first_try_after):
+    while wait_for_redis(settings, first_try_after):
         worker = build_worker(settings)
         try:
-            # with_scheduler: retries wait in RQ's ScheduledJobRegistry and need the
-            # scheduler to move them back onto the queue when their time comes.
+            # with_scheduler: retries wait in RQ's ScheduledJobRegistry until the scheduler requeues them.
             worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
-        except (RedisConnectionError, RedisTimeoutError) as error:
-            # RQ itself retries a lost connection while it waits for a job, but
-            # quits when Redis fails elsewhere (e.g. in its bookkeeping).
+        except REDIS_DOWN as error:
+            # RQ retries a lost connection while it waits for a job, but quits when its bookkeeping fails.
             log.warning("worker lost redis: %s", error)
         if burst or worker.stop_signal_received:
             return
@@ -203,16 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigurationError as error:
-        # Before logging is configured from the settings: one plain line, no traceback.
-        configure_logging()
+        configure_logging()  # one plain line, no traceback
         log.error("%s", error)
         return 2
     configure_logging(settings.log_level)
     try:
         if settings.on_heroku:
             settings.check_for_production()
-        # Fail at start, not at the first email, on a malformed SMTP_URL.
-        worker_mailer()
+        worker_mailer()  # fail at start, not at the first email, on a malformed SMTP_URL
     except (ConfigurationError, ValueError) as error:
         log.error("%s", error)
         return 2
@@ -222,10 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     # Not with --burst, which works off the queue and exits.
     with periodic_jobs_scheduler(settings, enabled=not options.burst):
         if settings.worker_concurrency > 1:
-            # RQ's WorkerPool replaces a worker process that dies, lost Redis included.
-            return run_pool(settings, burst=options.burst)
-        log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
-        run(settings, burst=options.burst)
+            run_pool(settings, burst=options.burst)  # the pool replaces a worker process that dies
+        else:
+            run(settings, burst=options.burst)
     return 0
 
 

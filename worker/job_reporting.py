@@ -1,24 +1,5 @@
-"""What the worker tells the logs and Sentry about each job.
-
-sentry-sdk's RQ integration reports an exception raised by a job only when no
-retries are left (``sentry_sdk/integrations/rq.py``: it checks
-``job.retries_left`` in ``Worker.handle_exception``), which is the policy here
-too: Sentry hears about a job once, when it fails for good, not once per
-attempt. The integration never sees two ways a job can fail, because no
-exception is raised in the work-horse:
-
-- the work-horse is killed (out of memory, ``kill -9``, or RQ killing a job
-  that ignored its timeout): the worker notices in ``monitor_work_horse``;
-- the whole worker dies, and maintenance in another worker later finds the job
-  abandoned (``StartedJobRegistry.cleanup`` calls the worker's exception
-  handlers with ``AbandonedJobError``).
-
-:func:`report_killed_work_horse` and :func:`report_abandoned_job` report those,
-again only when the job will not be retried. Each event carries the tags
-``job_id``, ``queue``, ``function`` and ``request_id``.
-"""
-
-from __future__ import annotations
+"""What the worker tells the logs and Sentry about each job. sentry-sdk's RQ integration never sees a
+killed work-horse or an abandoned job (no exception is raised); these report them (README "Sentry")."""
 
 import logging
 import os
@@ -54,28 +35,20 @@ def function_name(job: Job) -> str:
 
 
 def job_tags(job: Job) -> dict[str, str]:
-    tags = {"job_id": job.id, "queue": job.origin, "function": function_name(job)}
-    request_id = _request_id(job)
-    if request_id:
-        tags["request_id"] = request_id
-    return tags
+    tags = {"job_id": job.id, "queue": job.origin, "function": function_name(job), "request_id": _request_id(job)}
+    return {name: value for name, value in tags.items() if value}
 
 
 @contextmanager
 def job_context(job: Job) -> Iterator[None]:
-    """Log fields and Sentry tags for everything that happens to ``job`` in here,
-    in this process and in a work-horse forked from it."""
     with log_context.bound(job_id=job.id, request_id=_request_id(job)), sentry_sdk.isolation_scope() as scope:
         scope.set_tags(job_tags(job))
         yield
 
 
 def _capture(job: Job, error: BaseException) -> None:
-    event, hint = event_from_exception(
-        (type(error), error, None),
-        client_options=sentry_sdk.get_client().options,
-        mechanism={"type": "rq", "handled": False},
-    )
+    options, mechanism = sentry_sdk.get_client().options, {"type": "rq", "handled": False}
+    event, hint = event_from_exception((type(error), error, None), client_options=options, mechanism=mechanism)
     with sentry_sdk.new_scope() as scope:
         scope.set_tags(job_tags(job))
         sentry_sdk.capture_event(event, hint=hint)
@@ -91,12 +64,7 @@ def report_killed_work_horse(job: Job, ret_val: int | None) -> None:
 
 
 def report_abandoned_job(job: Job, exc_type, exc_value, traceback) -> bool:
-    """RQ exception handler: report a job found abandoned, unless it will be retried.
-
-    RQ runs the job's failure callback before this, and decides about the retry
-    after it, from the same ``retries_left``. Other exceptions reach Sentry
-    through the RQ integration; returning True lets later handlers run.
-    """
+    """RQ exception handler: report a job found abandoned, unless it will be retried. True lets later handlers run."""
     if issubclass(exc_type, AbandonedJobError) and not job.should_retry:
         with log_context.bound(job_id=job.id, request_id=_request_id(job)):
             log.warning("job abandoned by a worker that died, failing it for good")
@@ -105,10 +73,8 @@ def report_abandoned_job(job: Job, exc_type, exc_value, traceback) -> bool:
 
 
 class JobContextMixin:
-    """For RQ worker classes: while a job runs, every log line (RQ's own
-    included) and any Sentry event carries its job_id and request_id.
-    ``execute_job`` runs in the worker before any work-horse is forked, so a
-    forked work-horse inherits the context too."""
+    """Every log line and Sentry event while a job runs carries its job_id and request_id
+    (``execute_job`` runs before the fork, so the work-horse inherits them)."""
 
     def execute_job(self, job: Job, queue) -> None:
         with job_context(job):

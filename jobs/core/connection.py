@@ -1,52 +1,37 @@
 """The Redis connection and the RQ queue, shared by web, worker and CLI use."""
 
-from __future__ import annotations
-
+import redis.exceptions
 from redis import Redis
 from rq import Queue
 
 from jobs.core.settings import Settings
 
+# Redis down, restarting or unreachable: an outage to wait out, not a bug.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
 
 def url_without_certificate_check(url: str) -> str:
-    """``url``, and for ``rediss://`` with certificate verification off.
-
-    Heroku Redis serves TLS with a self-signed certificate, so verification has
-    to be off or every connection fails
-    (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
-    It goes in the URL (redis-py reads ``?ssl_cert_reqs=none``) because
-    rq-dashboard and RQ's ``rq`` command take only a URL.
-    """
+    """``url``, for ``rediss://`` with certificate verification off: Heroku Redis's certificate is
+    self-signed (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
+    In the URL because rq-dashboard and RQ's ``rq`` command take only a URL."""
     if not url.startswith("rediss://") or "ssl_cert_reqs=" in url:
         return url
     return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
 
 
-def redis_connection_options() -> dict:
-    """Keyword arguments for ``Redis.from_url`` besides the URL."""
-    return {
-        # Fail fast when Redis is down instead of hanging a web request.
-        "socket_connect_timeout": 2,
-        # Heroku Redis closes idle connections; ping before reusing an old one.
-        "health_check_interval": 30,
-    }
-
-
 def connect_redis(url: str, **overrides) -> Redis:
-    return Redis.from_url(url_without_certificate_check(url), **{**redis_connection_options(), **overrides})
+    # socket_connect_timeout: fail fast when Redis is down instead of hanging a web request.
+    # health_check_interval: Heroku Redis closes idle connections; ping before reusing an old one.
+    options = {"socket_connect_timeout": 2, "health_check_interval": 30, **overrides}
+    return Redis.from_url(url_without_certificate_check(url), **options)
 
 
 class FibTasticQueue(Queue):
     """RQ's Queue, with a maintenance lock that a killed worker cannot hold for long.
 
-    One worker at a time cleans a queue's registries (finds jobs abandoned by
-    dead workers and retries them), under a lock RQ sets for 899 s and deletes
-    when the pass ends (rq/queue.py ``acquire_maintenance_lock``). A worker
-    SIGKILLed during a pass leaves it for 15 minutes, and no abandoned job is
-    retried meanwhile: README "Guarantees" promises under two minutes. A pass
-    takes milliseconds, so a minute is plenty. Upstream: the 899 s lock is
-    rq/rq#2005 (https://github.com/rq/rq/issues/2005);
-    tests/test_worker.py fails when RQ's own lock gets shorter.
+    RQ's lock lasts 899 s: a worker SIGKILLed during a maintenance pass (milliseconds) would stop
+    abandoned jobs being retried for 15 minutes, against README "Guarantees"' two.
+    Upstream: https://github.com/rq/rq/issues/2005; tests/test_worker.py fails once RQ's lock gets shorter.
     """
 
     MAINTENANCE_LOCK_SECONDS = 60
@@ -57,3 +42,9 @@ class FibTasticQueue(Queue):
 
 def get_queue(connection: Redis, settings: Settings) -> Queue:
     return FibTasticQueue(settings.queue_name, connection=connection)
+
+
+def registry_counts(queue: Queue) -> dict[str, int]:
+    # cleanup=False: reading the registries must not change them (that is the worker's maintenance).
+    registries = {"started": queue.started_job_registry, "scheduled": queue.scheduled_job_registry, "failed": queue.failed_job_registry}
+    return {name: registry.get_job_count(cleanup=False) for name, registry in registries.items()}

@@ -1,12 +1,5 @@
-"""Sentry, initialised once per process and only when SENTRY_DSN is set.
-
-Whatever reaches Sentry passes :func:`scrub_event` first: the values of the
-app's secrets become ``[Filtered]`` and email addresses are masked, wherever
-they appear (exception messages from mail servers quote the recipient, and
-Sentry records the local variables of every frame, such as ``recipient``).
-"""
-
-from __future__ import annotations
+"""Sentry, once per process when SENTRY_DSN is set. Every event has secrets ``[Filtered]`` and addresses
+masked wherever they appear (mail servers' replies, every frame's local variables)."""
 
 import dataclasses
 from collections.abc import Iterable
@@ -21,28 +14,16 @@ FILTERED = "[Filtered]"
 # Settings whose whole value is a secret, by name.
 _SECRET_FIELD_SUFFIXES = ("_key", "_password", "_secret", "_token")
 
-_initialised = False
-
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value in ``settings``: keys, passwords, and passwords inside URLs."""
-    found = []
-    for field in dataclasses.fields(settings):
-        value = getattr(settings, field.name)
-        if not isinstance(value, str) or not value:
-            continue
-        if field.name.endswith(_SECRET_FIELD_SUFFIXES):
-            found.append(value)
-        elif field.name.endswith("_url"):
-            password = urlsplit(value).password
-            if password:
-                found.append(password)
+    texts = {name: value for name, value in dataclasses.asdict(settings).items() if isinstance(value, str)}
+    found = {value for name, value in texts.items() if name.endswith(_SECRET_FIELD_SUFFIXES)}
+    found |= {urlsplit(value).password for name, value in texts.items() if name.endswith("_url")}
     # Longest first, so a secret containing another is filtered whole.
-    return sorted(set(found), key=len, reverse=True)
+    return sorted(found - {None, ""}, key=len, reverse=True)
 
 
 def scrub(value, secrets: Iterable[str]):
-    """``value`` (an event, or any part of one) with secrets filtered and addresses masked."""
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, FILTERED)
@@ -55,8 +36,6 @@ def scrub(value, secrets: Iterable[str]):
 
 
 def scrub_event(secrets: list[str]):
-    """A ``before_send`` hook that scrubs every string in the event."""
-
     def before_send(event, hint):
         return scrub(event, secrets)
 
@@ -64,10 +43,9 @@ def scrub_event(secrets: list[str]):
 
 
 def init_sentry(settings: Settings, integrations: list) -> bool:
-    """Start Sentry for this process; returns whether it is on."""
-    global _initialised
-    if _initialised or not settings.sentry_dsn:
-        return _initialised
+    """Returns whether Sentry is on."""
+    if sentry_sdk.is_initialized() or not settings.sentry_dsn:
+        return sentry_sdk.is_initialized()
     before_send = scrub_event(secrets_of(settings))
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
@@ -81,12 +59,10 @@ def init_sentry(settings: Settings, integrations: list) -> bool:
         before_send=before_send,
         before_send_transaction=before_send,
     )
-    _initialised = True
     return True
 
 
 def set_tags(**tags: str | None) -> None:
-    """Tag whatever this request or job sends to Sentry (a no-op when Sentry is off)."""
     for name, value in tags.items():
         if value:
             sentry_sdk.set_tag(name, value)

@@ -4,11 +4,8 @@
     python -m jobs.core.failed_jobs clear JOB_ID...   # delete these failed jobs
     python -m jobs.core.failed_jobs clear --all       # delete every failed job
 
-On Heroku: ``heroku run python -m jobs.core.failed_jobs list``. To retry failed jobs
-use RQ's own ``rq requeue`` (README, "Operating it").
+To retry, use RQ's own ``rq requeue`` (README, "Operating it").
 """
-
-from __future__ import annotations
 
 import argparse
 import sys
@@ -48,12 +45,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if options.all == bool(options.job_ids):
         parser.error("clear takes job ids or --all (not both)")
-    job_ids = registry.get_job_ids() if options.all else options.job_ids
     known = set(registry.get_job_ids())
+    job_ids = list(known) if options.all else options.job_ids
     missing = [job_id for job_id in job_ids if job_id not in known]
-    for job_id in job_ids:
-        if job_id in known:
-            registry.remove(job_id, delete_job=True)
+    for job_id in known.intersection(job_ids):
+        registry.remove(job_id, delete_job=True)
     print(f"deleted {len(job_ids) - len(missing)} failed job(s)")
     if missing:
         print("not failed jobs (nothing done): " + ", ".join(missing), file=sys.stderr)

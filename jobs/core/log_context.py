@@ -1,14 +1,6 @@
-"""Fields that ride along on every log line while a request or a job is handled.
-
-The web binds ``request_id`` for each request; the worker binds ``job_id`` and
-the ``request_id`` that submitted the job (from ``job.meta``) while it runs the
-job, so ``heroku logs | grep request_id=...`` follows one submission from the
-router to the email. Context variables rather than thread-locals: they are
-per-thread under gunicorn's sync workers and survive the worker's ``fork()``
-into the work-horse.
-"""
-
-from __future__ import annotations
+"""Fields on every log line while a request (``request_id``) or a job (``job_id`` and its submitting
+``request_id``) is handled, so ``heroku logs | grep request_id=...`` follows a submission to the email.
+Context variables survive the worker's ``fork()`` into the work-horse."""
 
 import re
 import uuid
@@ -18,14 +10,11 @@ from contextvars import ContextVar
 
 _fields: ContextVar[dict[str, str]] = ContextVar("fibtastic_log_fields", default={})  # noqa: B039 - never mutated
 
-# Heroku's router sends a UUID; other proxies and clients send their own ids.
-# Accept anything short and plain so it cannot forge extra logfmt fields or
-# fill the logs (https://devcenter.heroku.com/articles/http-request-id).
+# Short and plain, so it cannot forge logfmt fields or fill the logs (https://devcenter.heroku.com/articles/http-request-id).
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{8,200}")
 
 
 def request_id_from_header(value: str | None) -> str:
-    """The caller's request id when it looks like one, else a new UUID."""
     if value and _VALID_REQUEST_ID.fullmatch(value):
         return value
     return str(uuid.uuid4())
@@ -40,7 +29,6 @@ def current_request_id() -> str | None:
 
 
 def bind(**fields: str | None):
-    """Add ``fields`` to this context's log lines; returns a token for :func:`unbind`."""
     merged = {**_fields.get(), **{name: value for name, value in fields.items() if value}}
     return _fields.set(merged)
 

@@ -1,23 +1,10 @@
-"""One log line per event, on stdout, in logfmt (Heroku's convention).
-
-    at=info logger=jobs.tasks msg="email sent to=j***@example.com length=5" request_id=3f1c... job_id=8e2d...
-
-``request_id`` and ``job_id`` come from :mod:`jobs.core.log_context` while a request
-or a job is being handled. Addresses are masked on the way out, whoever logged
-them (RQ's own lines, exception messages from mail servers, tracebacks).
-
-Heroku's log router collects stdout from every dyno
-(https://devcenter.heroku.com/articles/logging#writing-to-your-log).
-"""
-
-from __future__ import annotations
+"""One logfmt line per event on stdout (https://devcenter.heroku.com/articles/logging#writing-to-your-log),
+with ``request_id``/``job_id`` from :mod:`jobs.core.log_context` and every address masked, whoever logged it."""
 
 import logging
 import sys
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
+from jobs.core.connection import REDIS_DOWN
 from jobs.core.log_context import current_fields
 from jobs.core.privacy import mask_emails_in
 
@@ -42,10 +29,8 @@ class LogfmtFormatter(logging.Formatter):
         return mask_emails_in(" ".join(parts))
 
     def formatException(self, exc_info) -> str:
-        # Redis being unreachable is an outage, not a bug: its traceback
-        # (from any library that logs it, e.g. flask-limiter's swallowed
-        # errors) is noise repeated on every request while it lasts.
-        if isinstance(exc_info[1], RedisConnectionError | RedisTimeoutError):
+        # Redis unreachable: its traceback (e.g. flask-limiter's swallowed errors) is noise on every request.
+        if isinstance(exc_info[1], REDIS_DOWN):
             return f"{type(exc_info[1]).__name__}: {exc_info[1]}"
         return super().formatException(exc_info)
 
@@ -54,9 +39,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Send every logger's records to stdout as logfmt; safe to call twice."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(LogfmtFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 class MaskedMessageFormatter(logging.Formatter):

@@ -1,21 +1,6 @@
-"""How a job presents itself on its status page, in the API and in its failure reasons.
-
-Every job gets generic wording. A job can declare its own, in one place, on
-its function::
-
-    @presented_as(
-        title="Your {length} Fibonacci numbers",
-        display=lambda recipient, length: {"length": length},
-        labels={"started": "Sending", "finished": "Sent"},
-        timed_out="sending took too long",
-    )
-
-``display`` is called with the job's arguments and returns the fields shown
-for it (and added to the API's JSON): never personal data. ``title`` is
-formatted with those fields.
-"""
-
-from __future__ import annotations
+"""How a job presents itself on its status page, in the API and in its failure reasons: generic wording, or
+the function's own ``@presented_as`` (README "Add your own job"). ``display`` maps the job's arguments to
+the fields shown (and in the API's JSON), never personal data; ``title`` is formatted with them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,16 +8,8 @@ from dataclasses import dataclass, field, replace
 from rq.exceptions import DeserializationError
 from rq.job import Job
 
-LABELS = {
-    "queued": "Queued",
-    "deferred": "Queued",
-    "scheduled": "Waiting to retry",
-    "started": "Running",
-    "finished": "Done",
-    "failed": "Failed",
-    "stopped": "Stopped",
-    "canceled": "Cancelled",
-}
+# Any other status is shown title-cased (web/job_status.py).
+LABELS = {"deferred": "Queued", "scheduled": "Waiting to retry", "started": "Running", "finished": "Done", "canceled": "Cancelled"}
 
 
 @dataclass(frozen=True)
@@ -50,8 +27,7 @@ GENERIC = Presentation()
 
 
 def presented_as(*, labels: dict[str, str] | None = None, **wording) -> Callable:
-    """Decorator: the job's own title, display fields, labels and failure
-    reasons; anything not given stays generic (:class:`Presentation`)."""
+    """Decorator; anything not given stays generic."""
     presentation = replace(GENERIC, labels={**LABELS, **(labels or {})}, **wording)
 
     def declare(function: Callable) -> Callable:
@@ -62,8 +38,7 @@ def presented_as(*, labels: dict[str, str] | None = None, **wording) -> Callable
 
 
 def presentation_of(job: Job) -> Presentation:
-    """The job function's declared presentation, or the generic one when the
-    job names no function that can be imported (RQ's ``job.func`` imports it)."""
+    """Generic when the job names no function that can be imported (``job.func`` imports it)."""
     try:
         function = job.func
     except (ImportError, AttributeError, ValueError, DeserializationError):

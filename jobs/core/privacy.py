@@ -2,10 +2,7 @@
 
 import re
 
-# Anything shaped like local@domain, including non-ASCII addresses, a mail
-# server's "550 5.1.1 <jane@example.com>: ..." and the password@host part of a
-# URL: masking those too is a feature. The local part stops at "=" and ":" so
-# that to=ada@example.com keeps its "to=".
+# Anything shaped like local@domain (a URL's password@host too, on purpose); stops at "=" and ":" so "to=" stays.
 _ADDRESS = re.compile(r"[^\s@<>\"'(),;:=/\[\]]+@[^\s@<>\"'(),;:=/\[\]]+")
 
 
@@ -17,7 +14,6 @@ def mask_email(address: str) -> str:
 
 
 def mask_emails_in(text: str) -> str:
-    """``text`` with every address in it masked, for logs and error reports."""
     if "@" not in text:
         return text
     return _ADDRESS.sub(lambda match: mask_email(match.group(0)), text)

@@ -1,12 +1,6 @@
-"""Every setting FibTastic reads from the environment, read in this one module.
-
-Web, worker and tests all call :func:`load_settings`; nothing else in the code
-base touches ``os.environ``. Heroku sets ``DYNO`` on every dyno, which is how we
-know we are in production and must refuse to start with missing secrets
-instead of failing at the first email (https://devcenter.heroku.com/articles/dyno-metadata).
-"""
-
-from __future__ import annotations
+"""Every setting FibTastic reads from the environment; nothing else touches ``os.environ``. ``DYNO`` (set on
+every Heroku dyno, https://devcenter.heroku.com/articles/dyno-metadata) means production: refuse to start
+with missing secrets instead of failing at the first email."""
 
 import os
 from collections.abc import Callable, Mapping
@@ -22,53 +16,41 @@ class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; the message says which and how to fix it."""
 
 
-# The readers below return None for an unset (or blank) variable: the
-# default is then the Settings field's own, written once, there.
-
-
+# The readers return None for an unset or blank variable, so the default is the Settings field's own.
 def _text(environ: Mapping[str, str], name: str) -> str | None:
     return environ.get(name, "").strip() or None
 
 
-def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str) -> T | None:
+def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T], expected: str, valid=lambda value: True) -> T | None:
     raw = _text(environ, name)
     if raw is None:
         return None
     try:
-        return parse(raw)
+        value = parse(raw)
+        if valid(value):
+            return value
     except ValueError:
-        raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
+        pass
+    raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
 
 
-def _integer(environ: Mapping[str, str], name: str, minimum: int = 1) -> int | None:
-    value = _parsed(environ, name, int, "a whole number")
-    if value is not None and value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
-    return value
+def _integer(environ: Mapping[str, str], name: str) -> int | None:
+    return _parsed(environ, name, int, "at least 1, a whole number", lambda value: value >= 1)
 
 
 def _intervals(environ: Mapping[str, str], name: str) -> tuple[int, ...] | None:
-    values = _parsed(environ, name, lambda raw: tuple(int(part) for part in raw.split(",")), "comma-separated seconds, like 10,30,120")
-    if values is not None and any(value < 0 for value in values):
-        raise ConfigurationError(f"{name} must not contain negative numbers: {','.join(map(str, values))}")
-    return values
+    parse = lambda raw: tuple(int(part) for part in raw.split(","))  # noqa: E731
+    return _parsed(environ, name, parse, "comma-separated seconds, like 10,30,120", lambda values: min(values) >= 0)
 
 
 def _fraction(environ: Mapping[str, str], name: str) -> float | None:
-    value = _parsed(environ, name, float, "a number from 0 to 1, like 0.1")
-    if value is not None and not 0 <= value <= 1:
-        raise ConfigurationError(f"{name} must be from 0 to 1, not {value}")
-    return value
+    return _parsed(environ, name, float, "a number from 0 to 1, like 0.1", lambda value: 0 <= value <= 1)
 
 
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
-    """A cron expression; empty or ``off`` means never (None)."""
-    raw = environ.get(name, "").strip()
-    if raw.lower() in ("", "off"):
+    if environ.get(name, "").strip().lower() in ("", "off"):
         return None
-    if not croniter.is_valid(raw):
-        raise ConfigurationError(f"{name} must be a cron expression like '*/10 * * * *', or off, not {raw!r}")
-    return raw
+    return _parsed(environ, name, str, "a cron expression like '*/10 * * * *', or off", croniter.is_valid)
 
 
 @dataclass(frozen=True)
@@ -77,18 +59,15 @@ class Settings:
     smtp_url: str = "smtp://localhost:1025"
     smtp_url_is_explicit: bool = False
     sendgrid_api_key: str | None = None
-    # Only tests and benchmarks change this: they point the real sendgrid
-    # client at a local stand-in of SendGrid's v3 API.
+    # Only tests and benchmarks point the real sendgrid client at a local stand-in.
     sendgrid_api_host: str = "https://api.sendgrid.com"
     mail_from: str = "FibTastic <fibtastic@localhost>"
     mail_from_is_explicit: bool = False
-    # Seconds for one SMTP conversation or one SendGrid request; the sendgrid
-    # library waits forever by default.
+    # Seconds per SMTP conversation or SendGrid request; the sendgrid library waits forever by default.
     mail_timeout: int = 10
     secret_key: str | None = None
     sentry_dsn: str | None = None
-    # Share of requests and jobs Sentry records as performance traces; 0 sends
-    # errors only (traces count against Sentry's quota).
+    # Share of requests and jobs traced; 0 sends errors only (traces count against Sentry's quota).
     sentry_traces_sample_rate: float = 0.0
     max_sequence_length: int = 1000
     queue_name: str = "default"
@@ -99,15 +78,11 @@ class Settings:
     environment: str = "development"
     release: str | None = None
     log_level: str = "INFO"
-    # How often (seconds) the worker looks for jobs whose worker died, and how
-    # often a running job's heartbeat is renewed. See worker/__main__.py.
+    # Seconds between looks for jobs whose worker died, and between heartbeats (worker/__main__.py).
     worker_maintenance_interval: int = 15
     worker_job_monitoring_interval: int = 10
-    # Jobs one worker dyno runs at once: 1 is RQ's HerokuWorker forking a
-    # work-horse per job; N > 1 is N worker processes that each run jobs in
-    # process (worker/pool.py). docs/benchmarks.md shows how to choose it.
+    # 1: HerokuWorker, a work-horse per job; N > 1: N in-process workers (worker/pool.py, docs/benchmarks.md).
     worker_concurrency: int = 1
-    # Submissions allowed per client IP and per recipient address, in
     # flask-limiter's notation ("10 per minute", "5/hour", "100/day;10/minute").
     rate_limit_per_ip: str = "10 per minute"
     rate_limit_per_recipient: str = "5 per hour"
@@ -115,10 +90,8 @@ class Settings:
     rq_dashboard_username: str | None = None
     rq_dashboard_password: str | None = None
     port: int = 5000
-    # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a 512 MB dyno.
     web_concurrency: int = 2
-    # When the worker enqueues the example periodic job (jobs/schedule.py);
-    # None: never.
+    # The example periodic job (jobs/schedule.py); None: never.
     queue_report_schedule: str | None = "*/10 * * * *"
 
     @property
@@ -147,7 +120,6 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
     on_heroku = bool(env.get("DYNO"))
     log_level = _text(env, "LOG_LEVEL")

@@ -1,7 +1,4 @@
-"""What code running in the worker shares: the settings and the mailer, made
-once per process (the web side's counterpart is web/app_resources.py)."""
-
-from __future__ import annotations
+"""The worker's settings and mailer, made once per process (the web's are in web/app_resources.py)."""
 
 from functools import lru_cache
 

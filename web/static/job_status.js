@@ -38,7 +38,5 @@
   }
 
   // Whether a status is final is decided on the server (web/job_status.py).
-  if (section.dataset.final !== "true") {
-    window.setTimeout(poll, delay);
-  }
+  if (section.dataset.final !== "true") window.setTimeout(poll, delay);
 })();

@@ -1,15 +1,5 @@
-"""One mailer interface, two backends, chosen by the environment.
-
-``SENDGRID_API_KEY`` set: SendGrid's v3 API (production on Heroku).
-Otherwise: SMTP to ``SMTP_URL`` (in development, the local mail sink).
-
-Backends raise :class:`TransientMailError` when trying again later may work
-(connection refused, timeouts, SMTP 4xx, SendGrid 429/5xx) and
-:class:`PermanentMailError` when it cannot (SMTP 5xx, SendGrid 400/401/403/413):
-the job's failure handler retries the first kind and gives up on the second.
-"""
-
-from __future__ import annotations
+"""One mailer interface: SendGrid when ``SENDGRID_API_KEY`` is set, else SMTP to ``SMTP_URL``. Backends raise
+:class:`TransientMailError` when trying again may work (retried), :class:`PermanentMailError` when it cannot."""
 
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,12 +23,10 @@ class MailError(Exception):
 
 
 class TransientMailError(MailError):
-    """The provider may accept the message if we try again later."""
+    pass
 
 
 class PermanentMailError(MailError):
-    """The provider refused the message; trying again would not help."""
-
     permanent = True
 
 

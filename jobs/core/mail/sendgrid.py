@@ -10,8 +10,6 @@ memory that grows with every send. ``tests/test_mail_sendgrid.py`` tells when
 the library stops doing that.
 """
 
-from __future__ import annotations
-
 import json
 import ssl
 import urllib.request
@@ -26,8 +24,7 @@ from jobs.core.mail import OutgoingEmail, PermanentMailError, TransientMailError
 class SendGridMailer:
     def __init__(self, api_key: str, host: str = "https://api.sendgrid.com", timeout: float = 10) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host)
-        # The library waits forever unless told otherwise; a hung request
-        # would hold the job until RQ's job timeout kills it.
+        # The library waits forever unless told otherwise.
         self.timeout = timeout
         if not host.startswith(("https://", "http://")):  # http only for a local stand-in
             raise ValueError(f"SendGrid host must be an http(s) URL, not {host!r}")

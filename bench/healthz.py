@@ -1,19 +1,14 @@
 """How long GET /healthz takes, with Redis up and with nothing listening.
 
-    python scripts/bench_healthz.py redis://127.0.0.1:6399/0   # a Redis you can use
+    python -m bench.healthz redis://127.0.0.1:6399/0   # a Redis you can use
 Prints median and 95th percentile in milliseconds (through Flask's test
 client, so no HTTP overhead: this measures the view and its Redis round trips).
 """
-
-from __future__ import annotations
 
 import socket
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jobs.core.settings import Settings
 from web import create_app
