@@ -96,7 +96,7 @@ def report_worker_peers(report, results: dict[str, dict], baseline: str, window:
     report.add(f"## Worker against its peers: SendGrid stand-in answering 202 after {SENDGRID_DELAY * 1000:.0f} ms, length 10")
     report.add()
     report.add(f"Counted over {window:g} s once warm; memory summed over each variant's process tree, sampled mid-window (psutil).")
-    report.add("On Python 3.12+ each SendGrid send builds an SSL context and memory grows with the emails sent, so the")
+    report.add("Memory can grow with the emails sent (it did before the mailer kept one SSL context per process), so the")
     report.add("last column says how much work each variant had done when its memory was sampled.")
     report.add("Goal: ≥ 100 emails/s within 512 MB of summed PSS (stretch 200/s).")
     report.add()
