@@ -79,6 +79,8 @@ def release_abandoned_claim(job: Job, exc_type, exc_value, traceback) -> bool:
 
 
 def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
+    """Run ``function`` once per job id: a rerun that finds the done marker returns ``{"already_done": True}``;
+    one that finds another run's claim raises :class:`AnotherRunIsRunning` (retried later)."""
 
     @functools.wraps(function)
     def guarded(*args, **kwargs):
