@@ -16,7 +16,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
 
-def error_response(status: int, **messages: str):
+def field_errors(status: int, **messages: str):
+    """A JSON error answer naming each field (or "body") with its problem; web/errors.py answers the rest."""
     return jsonify({"errors": messages}), status
 
 
@@ -33,12 +34,12 @@ def accepted(job):
 @rate_limits.per_recipient("email")
 def create_sequence():
     if not request.is_json:
-        return error_response(415, body="Send a JSON object with Content-Type: application/json.")
+        return field_errors(415, body="Send a JSON object with Content-Type: application/json.")
     payload = request.get_json(silent=True)
     if payload is None:
-        return error_response(400, body="The body is not valid JSON.")
+        return field_errors(400, body="The body is not valid JSON.")
     if not isinstance(payload, dict):
-        return error_response(400, body='The body must be a JSON object, like {"email": "you@example.com", "length": 10}.')
+        return field_errors(400, body='The body must be a JSON object, like {"email": "you@example.com", "length": 10}.')
 
     problems = {}
     email, length = payload.get("email"), payload.get("length")
@@ -48,20 +49,20 @@ def create_sequence():
     if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
         problems["length"] = "Must be a whole number, like 10."
     if problems:
-        return error_response(422, **problems)
+        return field_errors(422, **problems)
 
     # The same form as the HTML page, so both apply the same rules.
     formdata = MultiDict({key: str(value) for key, value in (("email", email), ("length", length)) if value is not None})
     form = SequenceForm(formdata=formdata, meta={"csrf": False})
     if not form.validate():
-        return error_response(422, **{name: messages[0] for name, messages in form.errors.items()})
+        return field_errors(422, **{name: messages[0] for name, messages in form.errors.items()})
 
     enqueue = partial(enqueue_fibonacci_email, app_resources.queue(), app_resources.settings(), form.email.data, form.length.data)
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return accepted(enqueue())
     if problem := idempotency.key_problem(key):
-        return error_response(400, idempotency_key=problem)
+        return field_errors(400, idempotency_key=problem)
     job = idempotency.enqueue_once(idempotency.job_id_for(key, form.email.data), enqueue)
     return accepted(job)
 
@@ -70,5 +71,5 @@ def create_sequence():
 def job(job_id: str):
     found = find_job(job_id)
     if found is None:
-        return error_response(404, job_id="No job with this id (finished jobs are kept for a day).")
+        return field_errors(404, job_id="No job with this id (finished jobs are kept for a day).")
     return jsonify(status_fields(found))
