@@ -27,13 +27,11 @@ def job_id_for(key: str, recipient: str) -> str:
 
 
 def enqueue_once(job_id: str, enqueue: Callable[..., Job]) -> Job:
-    """The job an earlier request created with ``job_id``, or a new one from ``enqueue(job_id=..., unique=True)``."""
-    if (earlier := find_job(job_id)) is not None:
-        return earlier
+    """A new job from ``enqueue(job_id=..., unique=True)``, or the one an earlier request created with ``job_id``.
+    Enqueueing first costs a repeat nothing extra, and a new request no lookup."""
     try:
         return enqueue(job_id=job_id, unique=True)
     except DuplicateJobError:
-        # A request with the same key stored it since we looked.
-        if (earlier := find_job(job_id)) is None:  # gone again at once: not a race, a bug
+        if (earlier := find_job(job_id)) is None:  # existed a moment ago: gone at once is a bug, not a race
             raise
         return earlier
