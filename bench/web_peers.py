@@ -27,6 +27,7 @@ class Variant:
     label: str
     app: str | None  # None: the Procfile's web line as it is
     plain_gunicorn: bool = False  # gunicorn's defaults, not gunicorn.conf.py
+    peer: bool = False  # a floor to compare with, not a form of this app
     runs: dict[int, list[dict]] = field(default_factory=lambda: {32: [], 1: []})
 
 
@@ -35,8 +36,10 @@ BARE = "bench.bare_app:create_app()"
 
 def variants() -> list[Variant]:
     return [
-        Variant("bare Flask + RQ (gunicorn -w 2, defaults)", BARE, plain_gunicorn=True),
-        Variant("bare Flask + RQ under gunicorn.conf.py", BARE),
+        Variant("bare Flask + RQ (gunicorn -w 2, defaults)", BARE, plain_gunicorn=True, peer=True),
+        Variant("bare Flask + RQ under gunicorn.conf.py", BARE, peer=True),
+        # What the two rate limits cost, priced in the same run.
+        Variant("this app, rate limits off", "bench.app_variants:without_rate_limits()"),
         Variant("this app (Procfile web line)", None),
     ]
 
@@ -48,6 +51,13 @@ def measure(port: int, connections: int, seconds: float) -> tuple[dict, str]:
     args = ["--port", str(port), "--kind", "api", "--clients", str(connections), "--seconds", str(seconds)]
     output = subprocess.run([sys.executable, "-m", "bench.loadgen", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     return json.loads(output.stdout), "bench/loadgen.py"
+
+
+def short_name(variant: Variant) -> str:
+    """ "this app", "rate limits off", "gunicorn -w 2, defaults", "gunicorn.conf.py": for the ratio columns."""
+    if variant.peer:
+        return variant.label.split(" (")[-1].split("under ")[-1].rstrip(")")
+    return variant.label.split(" (")[0].split(", ")[-1]
 
 
 def median(runs: list[dict], key: str) -> float:
@@ -77,6 +87,8 @@ def bench_web_peers(report, quick: bool, start_web, fresh_redis, running) -> dic
                     generators.add(generator)
                     variant.runs[connections].append(result)
     bare, app = candidates[0], candidates[-1]
+    peers = [variant for variant in candidates if variant.peer]
+    ours = [variant for variant in candidates if not variant.peer]
     figures = {
         "req/s at 32 connections": ("rps", 32, "{:.0f}"),
         "p50 ms at 1 connection": ("p50_ms", 1, "{:.2f}"),
@@ -92,12 +104,12 @@ def bench_web_peers(report, quick: bool, start_web, fresh_redis, running) -> dic
     report.add()
     rows = []
     for name, (key, connections, shape) in figures.items():
-        values = [median(variant.runs[connections], key) for variant in candidates]
-        ratios = [f"{values[-1] / value:.2f}×" for value in values[:-1]]
-        rows.append([name, *(shape.format(value) for value in values), *ratios])
+        value = {variant.label: median(variant.runs[connections], key) for variant in candidates}
+        ratios = [f"{value[mine.label] / value[peer.label]:.2f}×" for mine in ours for peer in peers]
+        rows.append([name, *(shape.format(value[variant.label]) for variant in candidates), *ratios])
     errors = [sum(run["errors"] for runs in variant.runs.values() for run in runs) for variant in candidates]
-    rows.append(["errors (all runs)", *errors, *([""] * (len(candidates) - 1))])
-    ratio_headers = [f"this app / bare {variant.label.split(' (')[-1].split('under ')[-1].rstrip(')')}" for variant in candidates[:-1]]
+    rows.append(["errors (all runs)", *errors, *([""] * (len(ours) * len(peers)))])
+    ratio_headers = [f"{short_name(mine)} / bare {short_name(peer)}" for mine in ours for peer in peers]
     report.table(["figure", *(variant.label for variant in candidates), *ratio_headers], rows)
     report.add("Redis per request (server counters over the 1-connection runs, last round):")
     report.add()
