@@ -21,6 +21,7 @@ from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.core.worker_resources import worker_mailer
+from worker.child_signals import ignore_the_work_horse_signal, reset_stop_signals_in_children
 from worker.cron import periodic_jobs_scheduler
 from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
 from worker.pool import IMMINENT_SHUTDOWN_DELAY
@@ -130,6 +131,7 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
 def run(settings: Settings, burst: bool) -> None:
     """Run the worker; if it quits because Redis went away, start it again here once Redis answers."""
     log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
+    reset_stop_signals_in_children()  # for its work-horses and RQ's scheduler
     first_try_after = 0.0
     while wait_for_redis(settings, first_try_after):
         worker = build_worker(settings)
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
+    ignore_the_work_horse_signal()  # before the periodic jobs' scheduler and the pool are forked
     # Not with --burst, which works off the queue and exits.
     with periodic_jobs_scheduler(settings, enabled=not options.burst):
         if settings.worker_concurrency > 1:

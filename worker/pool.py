@@ -29,6 +29,7 @@ from rq.exceptions import ShutDownImminentException
 from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
+from worker.child_signals import reset_stop_signals_in_children
 from worker.job_reporting import JobContextMixin
 from worker.preload import load_before_fork
 
@@ -100,4 +101,5 @@ def _run_worker(make_worker: Callable[[str], InProcessHerokuWorker | None], name
     # RQ's work() installs its own SIGTERM and SIGINT handlers and leaves
     # this one alone.
     signal.signal(signal.SIGRTMIN, worker.interrupt_job)
+    reset_stop_signals_in_children()  # for the RQ scheduler this worker may fork
     worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
