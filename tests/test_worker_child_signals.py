@@ -68,8 +68,9 @@ def test_a_scheduler_stopped_before_it_installs_its_handlers_ends_quietly(redis_
 
 @pytest.mark.slow
 def test_without_the_reset_rq_scheduler_runs_the_workers_handler_and_loses_the_stop(redis_url):
-    """Why worker/child_signals.py exists; this fails once RQ's scheduler child stops inheriting the
-    worker's handlers, and the reset can then go."""
+    """Why worker/child_signals.py exists. The stop is sent at fork time, so this fails only once RQ's
+    scheduler child no longer starts with the worker's handlers (started another way than fork, or
+    reset at fork); the reset can then go. A reset later, in the child's own code, leaves the window."""
     result, stderr = run_scheduler_stopped_at_fork(redis_url, "inherit")
     assert result["alive"], "the scheduler stopped: RQ no longer runs the worker's handler in its child"
     assert "StopRequested" in stderr

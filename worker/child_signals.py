@@ -5,13 +5,13 @@ installs its own only once it runs, so a SIGTERM in between ran the *worker's* `
 the scheduler: StopRequested was raised into fork-time code (Python printed "Exception ignored ...
 Traceback"), the stop was lost, the scheduler kept running, and the worker's teardown
 (``stop_scheduler``, which joins it) waited for Heroku's SIGKILL. Seen when a dyno is stopped just as
-a pool worker starts its scheduler (tests/test_worker_signals.py reproduces it deterministically).
+a pool worker starts its scheduler (tests/test_worker_child_signals.py reproduces it deterministically).
 
 Registered in each worker process before it works: in its children SIGTERM gets the default action
 (end at once: nothing has run there yet; a work-horse ended so is retried like a killed one) and
 SIGINT is ignored, as RQ does in a work-horse; the child's own handlers replace both when it installs
-them. No RQ issue found for it; the test shows the bug without this and fails if RQ stops forking the
-scheduler with inherited handlers.
+them. No RQ issue found for it; a test shows the bug without this, and fails once RQ's scheduler child
+no longer starts with the worker's handlers (started another way than fork, or reset at fork).
 """
 
 import os
