@@ -25,6 +25,7 @@ from tests.support.processes import PROJECT_ROOT
 @dataclass
 class Variant:
     label: str
+    short: str  # in the ratio columns' headers
     app: str | None  # None: the Procfile's web line as it is
     plain_gunicorn: bool = False  # gunicorn's defaults, not gunicorn.conf.py
     peer: bool = False  # a floor to compare with, not a form of this app
@@ -36,11 +37,11 @@ BARE = "bench.bare_app:create_app()"
 
 def variants() -> list[Variant]:
     return [
-        Variant("bare Flask + RQ (gunicorn -w 2, defaults)", BARE, plain_gunicorn=True, peer=True),
-        Variant("bare Flask + RQ under gunicorn.conf.py", BARE, peer=True),
+        Variant("bare Flask + RQ (gunicorn -w 2, defaults)", "gunicorn -w 2, defaults", BARE, plain_gunicorn=True, peer=True),
+        Variant("bare Flask + RQ under gunicorn.conf.py", "gunicorn.conf.py", BARE, peer=True),
         # What the two rate limits cost, priced in the same run.
-        Variant("this app, rate limits off", "bench.app_variants:without_rate_limits()"),
-        Variant("this app (Procfile web line)", None),
+        Variant("this app, rate limits off", "rate limits off", "bench.app_variants:without_rate_limits()"),
+        Variant("this app (Procfile web line)", "this app", None),
     ]
 
 
@@ -51,13 +52,6 @@ def measure(port: int, connections: int, seconds: float) -> tuple[dict, str]:
     args = ["--port", str(port), "--kind", "api", "--clients", str(connections), "--seconds", str(seconds)]
     output = subprocess.run([sys.executable, "-m", "bench.loadgen", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     return json.loads(output.stdout), "bench/loadgen.py"
-
-
-def short_name(variant: Variant) -> str:
-    """ "this app", "rate limits off", "gunicorn -w 2, defaults", "gunicorn.conf.py": for the ratio columns."""
-    if variant.peer:
-        return variant.label.split(" (")[-1].split("under ")[-1].rstrip(")")
-    return variant.label.split(" (")[0].split(", ")[-1]
 
 
 def median(runs: list[dict], key: str) -> float:
@@ -109,7 +103,7 @@ def bench_web_peers(report, quick: bool, start_web, fresh_redis, running) -> dic
         rows.append([name, *(shape.format(value[variant.label]) for variant in candidates), *ratios])
     errors = [sum(run["errors"] for runs in variant.runs.values() for run in runs) for variant in candidates]
     rows.append(["errors (all runs)", *errors, *([""] * (len(ours) * len(peers)))])
-    ratio_headers = [f"{short_name(mine)} / bare {short_name(peer)}" for mine in ours for peer in peers]
+    ratio_headers = [f"{mine.short} / bare {peer.short}" for mine in ours for peer in peers]
     report.table(["figure", *(variant.label for variant in candidates), *ratio_headers], rows)
     report.add("Redis per request (server counters over the 1-connection runs, last round):")
     report.add()
