@@ -21,17 +21,15 @@ from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.core.worker_resources import worker_mailer
-from worker.child_signals import ignore_the_work_horse_signal, reset_stop_signals_in_children
+from worker import stop_signals
 from worker.cron import periodic_jobs_scheduler
 from worker.job_reporting import JobContextMixin, report_abandoned_job, report_killed_work_horse
 from worker.pool import IMMINENT_SHUTDOWN_DELAY
 
 log = logging.getLogger("worker")
-# SIGTERM: Heroku on deploys and restarts; SIGINT: Ctrl-C, and what RQ's WorkerPool sends its workers.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class FibTasticWorker(JobContextMixin, HerokuWorker):
+class FibTasticWorker(stop_signals.HandsOverALatchedStop, JobContextMixin, HerokuWorker):
     imminent_shutdown_delay = IMMINENT_SHUTDOWN_DELAY
     # Tells a requested stop from RQ giving up on a lost Redis connection.
     stop_signal_received = False
@@ -91,6 +89,7 @@ def run_pool(settings: Settings, burst: bool) -> None:
         return build_worker(settings, InProcessHerokuWorker, name=name) if wait_for_redis(settings) else None
 
     connection = connect_redis(settings.redis_url)
+    stop_signals.children_latch(True)  # the pool's workers: a stop before RQ's handlers must not be lost
     pool = FibTasticWorkerPool(make_worker, settings.worker_concurrency, queues=[get_queue(connection, settings)], connection=connection)
     pool.start(burst=burst, logging_level=settings.log_level)
 
@@ -98,19 +97,18 @@ def run_pool(settings: Settings, burst: bool) -> None:
 def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
     """Block until Redis answers (True) or SIGTERM/SIGINT asks to stop (False): a dyno restarted during a
     failover must not exit, or Heroku restarts it with growing cool-offs while the queue waits."""
+    # Again after work() returned: RQ's handlers are still installed, and raising from one here would be lost.
+    stop_signals.latch_stop_signals()
     # Its own socket timeout: a server that never answers (a failover in progress) is a failed attempt.
     connection = connect_redis(settings.redis_url, socket_timeout=5)
-    stop_requests: list[int] = []
-    # The handler only records: raising from it could land anywhere, even where the old handlers go back.
-    previous = {signum: signal.signal(signum, lambda signum, _frame: stop_requests.append(signum)) for signum in STOP_SIGNALS}
     delay, pause = first_try_after, 1.0
     try:
         while True:
             # Short steps: time.sleep resumes after a signal handler, and a stop should not wait 10 s.
             resume_at = time.monotonic() + delay
-            while not stop_requests and time.monotonic() < resume_at:
+            while not stop_signals.stop_latched() and time.monotonic() < resume_at:
                 time.sleep(min(0.1, delay))
-            if stop_requests:
+            if stop_signals.stop_latched():
                 break
             try:
                 connection.ping()
@@ -119,11 +117,10 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
                 log.warning("waiting for redis: next try in %g s (%s)", pause, error)
             delay, pause = pause, min(pause * 2, 10.0)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    # Checked after the handlers are back, so a signal that came just as Redis answered is not lost.
-    if stop_requests:
-        log.info("stopping while waiting for redis (%s)", signal.Signals(stop_requests[0]).name)
+        connection.close()  # a connection of its own, not to be held for the life of the process
+    if stop_signals.stop_latched():
+        # Latched still: the worker's own loop would act on it before taking a job; this is sooner.
+        log.info("stopping while waiting for redis (%s)", signal.Signals(stop_signals.take_latched_stop()).name)
         return False
     return True
 
@@ -131,7 +128,6 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
 def run(settings: Settings, burst: bool) -> None:
     """Run the worker; if it quits because Redis went away, start it again here once Redis answers."""
     log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
-    reset_stop_signals_in_children()  # for its work-horses and RQ's scheduler
     first_try_after = 0.0
     while wait_for_redis(settings, first_try_after):
         worker = build_worker(settings)
@@ -148,6 +144,7 @@ def run(settings: Settings, burst: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_signals.install_in_main_process()  # before anything is forked
     parser = argparse.ArgumentParser(prog="python -m worker", description="Run FibTastic's background worker.")
     parser.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
     options = parser.parse_args(argv)
@@ -168,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
-    ignore_the_work_horse_signal()  # before the periodic jobs' scheduler and the pool are forked
     # Not with --burst, which works off the queue and exits.
     with periodic_jobs_scheduler(settings, enabled=not options.burst):
         if settings.worker_concurrency > 1:

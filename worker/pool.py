@@ -29,7 +29,7 @@ from rq.exceptions import ShutDownImminentException
 from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
-from worker.child_signals import reset_stop_signals_in_children
+from worker import stop_signals
 from worker.job_reporting import JobContextMixin
 from worker.preload import load_before_fork
 
@@ -39,7 +39,7 @@ from worker.preload import load_before_fork
 IMMINENT_SHUTDOWN_DELAY = 5
 
 
-class InProcessHerokuWorker(JobContextMixin, SimpleWorker):
+class InProcessHerokuWorker(stop_signals.HandsOverALatchedStop, JobContextMixin, SimpleWorker):
     """SimpleWorker (no fork per job) with HerokuWorker's SIGTERM behaviour."""
 
     imminent_shutdown_delay = IMMINENT_SHUTDOWN_DELAY
@@ -85,6 +85,13 @@ class FibTasticWorkerPool(WorkerPool):
         load_before_fork()  # shared by every worker forked from here, replacements too
         super().start(burst=burst, logging_level=logging_level)
 
+    def check_workers(self, respawn: bool = True) -> None:
+        # start() calls this first in its loop, right after installing the pool's handlers: a stop latched
+        # before them (worker/stop_signals.py) is acted on now, as they would have.
+        if stop_signals.take_latched_stop() is not None:
+            self.request_stop()
+        super().check_workers(respawn=respawn)
+
     def get_worker_process(self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO"):
         # fork: the child inherits the code the parent already imported.
         return get_context("fork").Process(
@@ -95,11 +102,11 @@ class FibTasticWorkerPool(WorkerPool):
 
 
 def _run_worker(make_worker: Callable[[str], InProcessHerokuWorker | None], name: str, burst: bool, logging_level: str) -> None:
+    # From its fork this process latches stop signals (worker/stop_signals.py) until work() hands them to RQ.
     worker = make_worker(name)
     if worker is None:  # asked to stop before the worker could start
         return
     # RQ's work() installs its own SIGTERM and SIGINT handlers and leaves
     # this one alone.
     signal.signal(signal.SIGRTMIN, worker.interrupt_job)
-    reset_stop_signals_in_children()  # for the RQ scheduler this worker may fork
     worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
