@@ -1,17 +1,15 @@
 """Stop signals in the moments a worker's processes have no handlers of RQ's yet (worker/stop_signals.py).
 
-Each test sends the signal into one such window on purpose, from an at-fork hook registered before the
-worker's own, so it always lands there: a pool worker just forked (the pool's SIGINT), the main process
-between its start and ``work()``'s handlers (SIGTERM, as the pool's main process between forking its
-workers and installing its handlers), RQ's scheduler child before it installs its own; and HerokuWorker's
-SIGRTMIN for a work-horse that has not yet left the worker's process group, sent to that group."""
+Each test sends the signal into one such window on purpose, so it always lands there: a pool worker just
+forked (the pool's SIGINT); the main process after registering its worker and before ``work()`` installs
+RQ's handlers, or after forking the pool's workers and before the pool installs its handlers (SIGTERM); the
+whole dyno as a scheduler process is forked (Heroku's SIGTERM to every process). And HerokuWorker's SIGRTMIN
+for a work-horse that has not yet left the worker's process group, sent to that group."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
@@ -21,19 +19,18 @@ from rq.job import JobStatus
 from rq.registry import FinishedJobRegistry
 
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import PROJECT_ROOT, Process, environment_for, python_process, wait_for
+from tests.support.processes import Process, environment_for, python_process, wait_for
 from tests.support.worker_log import traceback_reports
 
 pytestmark = pytest.mark.slow
 
-# `python -m worker` with a hook that sends `signum` into a window: at_fork="child" in each process the
-# main process forks, first thing after the fork; at_fork="parent" to the main process itself, as its
-# first fork returns (RQ's scheduler inside work(), or the pool's first worker).
-WORKER_WITH_A_SIGNAL_AT_FORK = """
+# `python -m worker` with a signal sent into one window (argv[1]: the signal, argv[2]: where). A hook
+# registered before the worker's own runs first in a new child, while stop signals are still blocked there.
+WORKER_WITH_A_SIGNAL_IN_A_WINDOW = """
 import os, signal, sys
-import worker.__main__
+import worker.__main__, worker.pool
 
-signum, at_fork = signal.Signals[sys.argv[1]], sys.argv[2]
+signum, where = signal.Signals[sys.argv[1]], sys.argv[2]
 main_pid, sent = os.getpid(), []
 
 def send(pid):
@@ -41,23 +38,34 @@ def send(pid):
         sent.append(signum)
         os.kill(pid, signum)
 
-if at_fork == "child":
+def after(method, send_to):
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        send(send_to())
+        return result
+    return wrapper
+
+if where == "pool-worker-forked":  # each process the main process forks, to itself
     os.register_at_fork(after_in_child=lambda: os.getppid() == main_pid and send(os.getpid()))
-else:
-    os.register_at_fork(after_in_parent=lambda: send(main_pid))
+elif where == "dyno-at-first-fork":  # from the first child, to every process of the dyno
+    os.register_at_fork(after_in_child=lambda: os.getppid() == main_pid and send(-os.getpgid(0)))
+elif where == "worker-registered":  # inside work(), before RQ's handlers
+    worker.__main__.FibTasticWorker.register_birth = after(worker.__main__.FibTasticWorker.register_birth, os.getpid)
+elif where == "pool-workers-forked":  # inside the pool's start(), before its handlers
+    worker.pool.FibTasticWorkerPool.start_workers = after(worker.pool.FibTasticWorkerPool.start_workers, os.getpid)
 sys.exit(worker.__main__.main(sys.argv[3:]))
 """
 
 
-def run_worker_signalled_at_fork(settings, tmp_path, signum, at_fork, *args, **env):
-    command = [sys.executable, "-c", WORKER_WITH_A_SIGNAL_AT_FORK, signum.name, at_fork, *args]
+def run_worker_signalled(settings, tmp_path, signum, where, *args, **env):
+    command = [sys.executable, "-c", WORKER_WITH_A_SIGNAL_IN_A_WINDOW, signum.name, where, *args]
     return Process(command, environment_for(settings, **env), tmp_path / "worker.log")
 
 
 def test_a_pool_worker_stopped_as_it_is_forked_stops_quietly_and_takes_no_job(settings, redis_conn, queue, tmp_path):
     # What the pool sends its workers to stop them, arriving before anything of the worker runs.
     jobs = [enqueue_fibonacci_email(queue, settings, f"person{n}@example.com", 3) for n in range(4)]
-    worker = run_worker_signalled_at_fork(settings, tmp_path, signal.SIGINT, "child", "--burst", WORKER_CONCURRENCY="2")
+    worker = run_worker_signalled(settings, tmp_path, signal.SIGINT, "pool-worker-forked", "--burst", WORKER_CONCURRENCY="2")
     try:
         assert worker.wait(30) == 0, worker.output()
     finally:
@@ -68,73 +76,17 @@ def test_a_pool_worker_stopped_as_it_is_forked_stops_quietly_and_takes_no_job(se
     assert Worker.all(connection=redis_conn) == []
 
 
-@pytest.mark.parametrize("concurrency", ["1", "2"], ids=["worker", "pool"])
-def test_the_main_process_stopped_before_rq_installs_its_handlers_stops_cleanly(settings, redis_conn, tmp_path, concurrency):
-    # 1: between the worker's registration and work() installing its handlers (its first fork is RQ's
-    # scheduler's, in between). 2: between the pool forking its first worker and installing its handlers.
-    worker = run_worker_signalled_at_fork(settings, tmp_path, signal.SIGTERM, "parent", WORKER_CONCURRENCY=concurrency)
+@pytest.mark.parametrize(("where", "concurrency"), [("worker-registered", "1"), ("pool-workers-forked", "2"), ("dyno-at-first-fork", "2")])
+def test_a_stop_before_rq_installs_its_handlers_stops_every_process_cleanly(settings_with, redis_conn, tmp_path, where, concurrency):
+    settings = settings_with(queue_report_schedule="* * * * *")  # both scheduler processes
+    worker = run_worker_signalled(settings, tmp_path, signal.SIGTERM, where, WORKER_CONCURRENCY=concurrency)
     try:
         assert worker.wait(30) == 0, worker.output()
     finally:
         worker.stop()
     assert traceback_reports(worker.output()) == 0, worker.output()
-    assert Worker.all(connection=redis_conn) == []  # each said goodbye to Redis
-    assert "warm shut down requested" in worker.output().lower() or "shutting down" in worker.output(), worker.output()
-
-
-CHILD_STOPPED_AT_FORK = """
-import json, os, signal, sys
-from redis import Redis
-from rq import Queue
-from rq.scheduler import RQScheduler
-from rq.worker import SimpleWorker
-from worker import stop_signals
-
-redis = Redis.from_url(sys.argv[1])
-worker = SimpleWorker([Queue("child-signals", connection=redis)], connection=redis)
-if sys.argv[2] == "reset":
-    stop_signals.install_in_main_process()
-# As work() leaves the worker process: its handlers, which a forked child inherits.
-signal.signal(signal.SIGTERM, worker.request_stop)
-signal.signal(signal.SIGINT, worker.request_stop)
-# Registered after the worker's hook: the stop arrives before the child's own handlers.
-os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))
-scheduler = RQScheduler(["child-signals"], connection=redis)
-process = scheduler.start()
-process.join(3)
-alive = process.is_alive()
-if alive:
-    process.kill()
-    process.join()
-print(json.dumps({"alive": alive, "exitcode": process.exitcode}))
-"""
-
-
-def run_scheduler_stopped_at_fork(redis_url: str, mode: str) -> tuple[dict, str]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD_STOPPED_AT_FORK, redis_url, mode],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
-
-
-def test_a_scheduler_stopped_before_it_installs_its_handlers_ends_quietly(redis_url):
-    result, stderr = run_scheduler_stopped_at_fork(redis_url, "reset")
-    assert result == {"alive": False, "exitcode": -15}  # ended by SIGTERM's default action
-    assert "Traceback" not in stderr
-
-
-def test_without_the_reset_rq_scheduler_runs_the_workers_handler_and_loses_the_stop(redis_url):
-    """Why worker/stop_signals.py sets RQ's scheduler child to stop at once. The stop is sent at fork time, so this fails only once RQ's
-    scheduler child no longer starts with the worker's handlers (started another way than fork, or
-    reset at fork); the reset can then go. A reset later, in the child's own code, leaves the window."""
-    result, stderr = run_scheduler_stopped_at_fork(redis_url, "inherit")
-    assert result["alive"], "the scheduler stopped: RQ no longer runs the worker's handler in its child"
-    assert "StopRequested" in stderr
+    assert Worker.all(connection=redis_conn) == []  # none left registered
+    assert CronScheduler.all(redis_conn) == []
 
 
 def test_the_worker_and_its_scheduler_outlive_a_work_horse_signal_sent_to_their_group(settings, redis_conn, queue, tmp_path):

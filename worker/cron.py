@@ -1,31 +1,28 @@
 """The periodic jobs' scheduler: RQ's CronScheduler (https://python-rq.org/docs/cron/) in a child of every
-worker, not an ``rq cron`` process type that needs a dyno and, if nobody starts it, silently never runs.
-Each tick is claimed in Redis (SET NX) before it is enqueued, so it is enqueued once."""
+worker (worker/children.py), not an ``rq cron`` process type that needs a dyno and, if nobody starts it,
+silently never runs. Each tick is claimed in Redis (SET NX) before it is enqueued, so it is enqueued once."""
 
 import logging
 import os
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from multiprocessing import get_context
 
 from croniter import croniter
 from redis import Redis
 from rq.cron import CronJob, CronScheduler
 from rq.exceptions import StopRequested
 
-from jobs.core.connection import REDIS_DOWN, connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue
 from jobs.core.enqueue_policy import enqueue
 from jobs.core.settings import Settings
 from jobs.schedule import PeriodicJob, periodic_jobs
+from worker.children import child_process, keep_running
 
 log = logging.getLogger(__name__)
 
 # A claim outlives its tick by this and two periods, so a scheduler catching up after Redis was away finds it taken.
 SHORTEST_CLAIM_SECONDS = 60 * 60
-REDIS_RETRY_PAUSE = 5
-STOP_TIMEOUT = 10  # for the scheduler to stop on the worker's way out
 
 
 def claim_key(name: str, tick: datetime) -> str:
@@ -81,15 +78,8 @@ def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
     scheduler = ClaimingCronScheduler(connect_redis(settings.redis_url), settings)
     for job in jobs:
         scheduler.register(job.function, settings.queue_name, args=job.args, cron=job.cron, name=job.name)
-    with suppress(StopRequested):  # during the pause, or a second signal while handling the first
-        while True:
-            try:
-                # Returns when SIGTERM or SIGINT asked it to stop (its own handlers).
-                scheduler.start()
-                return
-            except REDIS_DOWN as error:
-                log.warning("periodic jobs wait for redis: next try in %d s (%s)", REDIS_RETRY_PAUSE, error)
-                time.sleep(REDIS_RETRY_PAUSE)
+    # start() returns when SIGTERM or SIGINT asked it to stop (its own handlers).
+    keep_running(scheduler.start, "periodic jobs")
 
 
 @contextmanager
@@ -99,16 +89,5 @@ def periodic_jobs_scheduler(settings: Settings, enabled: bool = True) -> Iterato
         yield
         return
     log.info("periodic jobs: %s", ", ".join(f"{job.name} ({job.cron})" for job in jobs))
-    process = get_context("fork").Process(target=run_scheduler, args=(settings, jobs), name="periodic jobs")
-    process.start()
-    try:
+    with child_process("periodic jobs' scheduler", run_scheduler, settings, jobs):
         yield
-    finally:
-        # On Heroku the scheduler has its own SIGTERM and is usually gone by now.
-        if process.is_alive():
-            process.terminate()
-        process.join(STOP_TIMEOUT)
-        if process.is_alive():
-            log.warning("periodic jobs' scheduler did not stop in %d s; killing it", STOP_TIMEOUT)
-            process.kill()
-            process.join()

@@ -13,7 +13,7 @@ Two rules close every window:
 - The processes that run the pool or a worker (the main process from its start, each pool worker from its
   fork) **latch** stop signals: the handler records them and does nothing else. Our code checks the latch
   while it waits for Redis, and as soon as RQ's own handlers are in place a latched stop is handed to them
-  (:class:`HandsOverALatchedStop`; the pool: worker/pool.py), so it is acted on as if it came then.
+  (:class:`StopSignalsMixin`; the pool: worker/pool.py), so it is acted on as if it came then.
 - Every other child (RQ's scheduler, a work-horse, the periodic jobs' scheduler) **stops at once** until it
   installs its own handlers: SIGTERM has its default action (nothing has run there yet; a work-horse ended so
   is retried like a killed one) and SIGINT is ignored (its parent always stops it with SIGTERM too).
@@ -46,6 +46,10 @@ def latch_stop_signals() -> None:
 
 def stop_latched() -> bool:
     return bool(_latched)
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
 
 
 def take_latched_stop() -> int | None:
@@ -92,11 +96,18 @@ def install_in_main_process() -> None:
     signal.signal(signal.SIGRTMIN, signal.SIG_IGN)
 
 
-class HandsOverALatchedStop:
-    """For RQ workers: a stop latched before ``work()`` installed RQ's handlers is handed to them.
+class StopSignalsMixin:
+    """For RQ workers: a stop latched before ``work()`` installed RQ's handlers is handed to them, and
+    ``stop_signal_received`` tells a requested stop from RQ's loop ending because Redis went away.
 
     ``work()`` calls ``check_for_suspension`` first thing in its loop, right after installing them,
     inside the ``try`` that ends the loop on StopRequested and tears the worker down."""
+
+    stop_signal_received = False
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_signal_received = True
+        super().request_stop(signum, frame)
 
     def check_for_suspension(self, burst: bool) -> None:
         signum = take_latched_stop()

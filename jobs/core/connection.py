@@ -6,8 +6,22 @@ from rq import Queue
 
 from jobs.core.settings import Settings
 
-# Redis down, restarting or unreachable: an outage to wait out, not a bug.
+# Redis down, restarting, unreachable, or refusing connections at its plan's limit ("max number of clients
+# reached" is a ConnectionError): an outage to wait out, not a bug.
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Redis full: with maxmemory-policy noeviction (Heroku's default) it refuses writes until memory frees; a MULTI
+# pipeline raises this for the command refused. READONLY: after a failover, the old primary until we reconnect.
+REDIS_REFUSES_WRITES = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)
+REDIS_UNAVAILABLE = REDIS_DOWN + REDIS_REFUSES_WRITES
+
+
+def redis_problem(error: Exception) -> str:
+    """One line saying what is wrong with Redis and what to do, for the logs."""
+    if isinstance(error, redis.exceptions.OutOfMemoryError):
+        return f"redis is full: it refuses writes until memory frees ({error}; docs/redis-plans.md)"
+    if "max number of clients" in str(error):
+        return f"redis refused a connection: its plan's connection limit is reached ({error}; docs/redis-plans.md)"
+    return f"{type(error).__name__}: {error}"
 
 
 def url_without_certificate_check(url: str) -> str:
