@@ -51,7 +51,7 @@ class FibTasticWorker(stop_signals.StopSignalsMixin, WaitsOutAFullRedis, JobCont
         try:
             super().maintain_heartbeats(job, execution)
         except REDIS_UNAVAILABLE as error:
-            log.warning("job heartbeat not renewed: %s", redis_problem(error))
+            log.warning("redis unreachable, job heartbeat not renewed: %s", redis_problem(error))
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
         # Before RQ retries it: the dead run's @at_most_once claim must not hold up the retry.

@@ -8,6 +8,8 @@ Redis where RQ's died with a traceback until a worker's maintenance started it a
 RQ's lock still lets one scheduler per queue work, whatever the number of dynos.
 """
 
+import logging
+import os
 import signal
 
 from rq.scheduler import RQScheduler
@@ -16,6 +18,8 @@ from jobs.core.connection import connect_redis
 from jobs.core.settings import Settings
 from worker.children import keep_running, pause
 from worker.stop_signals import STOP_SIGNALS
+
+log = logging.getLogger(__name__)
 
 
 class RetryScheduler(RQScheduler):
@@ -41,4 +45,5 @@ def run_retry_scheduler(settings: Settings) -> None:
                 return
         scheduler.work()
 
+    log.info("Scheduler for %s started with PID %d (retries)", settings.queue_name, os.getpid())
     keep_running(schedule, "retries", stopped=lambda: scheduler.stop_requested)

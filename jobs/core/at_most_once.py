@@ -4,17 +4,15 @@ job at least once. README "Guarantees" explains the done marker, the claim, and 
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from redis import Redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry as RedisRetry
 from rq import Queue, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from jobs.core.connection import REDIS_DOWN
+from jobs.core.connection import REDIS_UNAVAILABLE, redis_problem
 from jobs.core.enqueue_policy import FAILURE_TTL
 
 log = logging.getLogger(__name__)
@@ -25,9 +23,18 @@ DONE_MARKER_TTL = FAILURE_TTL
 CLAIM_MARGIN = 60
 # A job enqueued with job_timeout=-1 (no timeout) has no such bound.
 CLAIM_TTL_WITHOUT_TIMEOUT = 24 * 60 * 60
-# Once the side effect took place, only the marker stops a rerun repeating it: keep trying through a
-# Redis restart or failover (about 40 s in all).
-DONE_MARKER_WRITE_RETRY = RedisRetry(ExponentialBackoff(cap=5, base=0.25), retries=12, supported_errors=REDIS_DOWN)
+# Once the side effect took place, only the marker stops a rerun repeating it: while Redis is away, keep
+# trying every few seconds for as long as the claim keeps other runs out.
+LONGEST_MARKER_PAUSE = 5
+
+# The claim becomes the done marker. RENAME and EXPIRE need no free memory, so a full Redis (noeviction, which
+# refuses SET) still records that the side effect took place, and no rerun repeats it once memory frees.
+_MARK_DONE = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('rename', KEYS[1], KEYS[2])
+redis.call('expire', KEYS[2], ARGV[2])
+return 1
+"""
 
 # Deletes the claim only if it holds this worker name and, unless ARGV[2] is empty (the whole worker died), this pid.
 _RELEASE = """
@@ -65,6 +72,28 @@ def release(connection: Redis, job_id: str, worker_name: str, pid: int | None = 
     return bool(script(keys=[claim_key(job_id)], args=[worker_name, "" if pid is None else str(pid)]))
 
 
+def mark_done(connection: Redis, job_id: str, run: str) -> None:
+    """The run holding the claim on ``job_id`` did what the job does: turn its claim into the done marker."""
+    if not connection.register_script(_MARK_DONE)(keys=[claim_key(job_id), done_key(job_id)], args=[run, DONE_MARKER_TTL]):
+        # The claim outlived by a run RQ should have ended (job timeout + 60 s): write the marker anew.
+        connection.set(done_key(job_id), run, ex=DONE_MARKER_TTL)
+
+
+def record_done(connection: Redis, job_id: str, run: str, until: float) -> None:
+    """``mark_done``, tried again through a Redis outage until the monotonic time ``until`` (then it raises)."""
+    pause = 0.25
+    while True:
+        try:
+            mark_done(connection, job_id, run)
+            return
+        except REDIS_UNAVAILABLE as error:
+            if time.monotonic() + pause >= until:
+                raise
+            log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job_id, redis_problem(error))
+        time.sleep(pause)
+        pause = min(pause * 2, LONGEST_MARKER_PAUSE)
+
+
 def release_dead_run(job: Job, worker_name: str | None, pid: int | None = None) -> None:
     """The run of ``job`` by ``worker_name`` (in ``pid``, if known) died: its claim must not hold up the retry."""
     if worker_name and release(job.connection, job.id, worker_name, pid):
@@ -92,18 +121,16 @@ def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
             log.info("already done, not running again job_id=%s", job.id)
             return {"already_done": True}
         worker_name = job.worker_name or "-"
-        if not connection.set(claim_key(job.id), owner(worker_name, os.getpid()), nx=True, ex=claim_ttl(job)):
+        run = owner(worker_name, os.getpid())
+        claim_ends = time.monotonic() + claim_ttl(job)
+        if not connection.set(claim_key(job.id), run, nx=True, ex=claim_ttl(job)):
             raise AnotherRunIsRunning("another attempt of this job is still running; it will be checked again")
         try:
             result = function(*args, **kwargs)
         except BaseException:
             release(connection, job.id, worker_name, os.getpid())
             raise
-        done_at = datetime.now(UTC).isoformat()
-        DONE_MARKER_WRITE_RETRY.call_with_retry(
-            lambda: connection.set(done_key(job.id), done_at, ex=DONE_MARKER_TTL),
-            lambda error: log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job.id, error),
-        )
+        record_done(connection, job.id, run, until=claim_ends)
         return result
 
     return guarded
