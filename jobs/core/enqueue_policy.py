@@ -24,7 +24,7 @@ from jobs.core.settings import Settings
 # (the job deleted at once) skips it. README "Capacity" has what the plans hold with these.
 # A finished job: an hour. Its page polls until the job ends, at most ~15 minutes through every retry, and
 # an hour after that the link still works; Redis then holds one hour of sent jobs, so mini holds 20,000 a
-# day with room for a busy hour (a day, as before, held under 3,000).
+# day with room for a busy hour (kept a day, jobs filled mini at under 3,000 a day).
 RESULT_TTL = 60 * 60
 # A failed job: 3 days, to be seen (Sentry, /healthz, failed_jobs list) and requeued after a weekend. Each
 # holds ~6.8 KB for that long, the cost of ~70 sent ones; a mail provider's outage fails every submission,
