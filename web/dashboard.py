@@ -19,9 +19,10 @@ URL_PREFIX = "/rq"
 REALM = "FibTastic queue dashboard"
 
 
-def _authorised(settings: Settings) -> bool:
+def has_dashboard_credentials(settings: Settings) -> bool:
+    """The request carries the dashboard's credentials (HTTP basic auth); never while the dashboard is off."""
     auth = request.authorization
-    if auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
+    if not settings.rq_dashboard_enabled or auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
         return False
     # Both, in constant time, always: timing tells nothing.
     user_ok = hmac.compare_digest(auth.username.encode(), (settings.rq_dashboard_username or "").encode())
@@ -78,7 +79,7 @@ def init_dashboard(app: Flask, settings: Settings) -> None:
     def require_dashboard_credentials() -> Response | None:
         if not _is_dashboard_path():
             return None
-        if not _authorised(settings):
+        if not has_dashboard_credentials(settings):
             return Response(
                 "Authentication required.\n",
                 401,
