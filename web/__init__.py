@@ -19,6 +19,7 @@ from jobs.core.connection import connect_redis, get_queue
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import Settings, load_settings
+from web.dashboard import SharedRedisFlask
 
 csrf = CSRFProtect()
 
@@ -40,7 +41,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         init_sentry(settings, [FlaskIntegration()])
 
-    app = Flask(__name__)
+    # Flask, with the dashboard reading Redis through the app's one connection pool (web/dashboard.py).
+    app = SharedRedisFlask(__name__)
     app.config.from_mapping(
         # Off Heroku a missing SECRET_KEY gets a random one per process: safe,
         # but sessions and CSRF tokens then end with the process. gunicorn's

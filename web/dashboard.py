@@ -6,6 +6,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from redis import Redis
 
 from jobs.core.connection import url_without_certificate_check
 from jobs.core.error_reporting import scrub
@@ -17,6 +18,25 @@ log = logging.getLogger(__name__)
 
 URL_PREFIX = "/rq"
 REALM = "FibTastic queue dashboard"
+
+
+class SharedRedisFlask(Flask):
+    """Flask, whose ``redis_conn``, the attribute rq-dashboard reads its Redis client from, is always the app's
+    own client (web/__init__.py), so the dashboard adds no connections to the plan's limit (mini: 20).
+
+    Workaround: rq-dashboard 0.9.0 builds a new client, with a pool of its own, on every request to a page
+    or JSON endpoint (``push_rq_connection``, since https://github.com/Parallels/rq-dashboard/pull/292) and
+    stores it here; each opens a connection that closes only when the garbage collector gets to it. It has
+    no setting to pass a client in. The clients it builds have not connected yet, so ignoring them opens
+    nothing. tests/test_dashboard.py says when rq-dashboard stops building them and this can go."""
+
+    @property
+    def redis_conn(self) -> Redis:
+        return self.extensions["fibtastic"]["redis"]
+
+    @redis_conn.setter
+    def redis_conn(self, built_by_rq_dashboard: Redis) -> None:
+        pass
 
 
 def has_dashboard_credentials(settings: Settings) -> bool:
