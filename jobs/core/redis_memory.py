@@ -5,8 +5,10 @@ https://devcenter.heroku.com/articles/heroku-redis#maxmemory-policy
 
 from __future__ import annotations
 
+import logging
+
 from redis import Redis
-from redis.exceptions import ExecAbortError, OutOfMemoryError
+from redis.exceptions import ExecAbortError, OutOfMemoryError, RedisError
 
 # SET ... XX of this key, which nobody creates: see accepts_writes.
 WRITE_PROBE_KEY = "fibtastic:write-probe"
@@ -26,3 +28,21 @@ def accepts_writes(connection: Redis) -> bool:
     except OutOfMemoryError:
         return False
     return True
+
+
+def warn_if_redis_evicts(connection: Redis, log: logging.Logger) -> None:
+    """One warning line if Redis deletes keys when full (any maxmemory-policy but noeviction): RQ's jobs are
+    keys, so they would vanish unsent, without an error anywhere. Reads INFO, which works where CONFIG is
+    disabled (Heroku). Says nothing if Redis cannot be asked: this must not stop a process from starting."""
+    try:
+        memory = connection.info("memory")
+    except RedisError:
+        return
+    policy = memory.get("maxmemory_policy", "noeviction")
+    # maxmemory 0: no limit, nothing is ever evicted, whatever the policy.
+    if policy != "noeviction" and memory.get("maxmemory", 0):
+        log.warning(
+            "redis evicts keys when full (maxmemory-policy %s): queued jobs can vanish unsent, without an error; "
+            "keep them with: heroku redis:maxmemory <addon> --policy noeviction",
+            policy,
+        )
