@@ -5,12 +5,18 @@ test client against a Redis served as app.json provisions it (tests/conftest.py 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import threading
+import urllib.error
+import urllib.request
 
 import pytest
 import redis
 
-from tests.support.processes import free_port
+from tests.support.processes import environment_for, free_port, wait_for
+from tests.support.procfile import start_process_type
+from tests.support.sentry_stub import SentryStub
 from web import create_app
 
 UNAVAILABLE = "We cannot take new requests right now. Please try again in a few seconds."
@@ -128,3 +134,64 @@ def test_an_outage_too_logs_one_line_per_refused_submission(settings_with, caplo
         assert submit_api(client).status_code == 503
     [line] = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert line.name == "web.errors" and "redis unavailable" in line.getMessage()
+
+
+def post_json(base: str, payload: dict) -> tuple[int, str | None]:
+    request = urllib.request.Request(
+        base + "/api/sequences", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, answer.headers["Retry-After"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Retry-After"]
+
+
+@pytest.mark.slow
+def test_under_gunicorn_redis_filling_up_and_freed_meets_202s_and_503s_never_a_500(settings_with, mini_redis, tmp_path):
+    sentry = SentryStub().start()
+    port = free_port()
+    env = environment_for(settings_with(redis_url=mini_redis.url), PORT=str(port), WEB_CONCURRENCY="2", SENTRY_DSN=sentry.dsn)
+    web = start_process_type("web", env, tmp_path / "web.log")
+    base = f"http://127.0.0.1:{port}"
+    answers: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def submit_until_stopped():
+        while not stop.is_set():
+            answers.append(post_json(base, {"email": f"user{len(answers)}@example.com", "length": 3}))
+
+    def statuses(since: int = 0) -> list[int]:
+        return [status for status, _ in answers[since:]]
+
+    submitter = threading.Thread(target=submit_until_stopped)
+    try:
+        wait_for(lambda: urllib.request.urlopen(base + "/healthz", timeout=1).status == 200, timeout=30, what="gunicorn")
+        submitter.start()
+        wait_for(lambda: statuses().count(202) >= 5, timeout=30, what="submissions to be accepted")
+        mini_redis.fill()
+        filled = len(answers)
+        wait_for(lambda: len(statuses(filled)) - statuses(filled).count(202) >= 20, timeout=30, what="submissions to be refused")
+        with pytest.raises(urllib.error.HTTPError) as health:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+        assert health.value.code == 503 and json.load(health.value) == {"redis": "full", "queue": "default"}
+        mini_redis.free()
+        freed = len(answers)
+        wait_for(lambda: statuses(freed).count(202) >= 5, timeout=30, what="submissions to be accepted again")
+    finally:
+        stop.set()
+        if submitter.is_alive():
+            submitter.join(10)
+        web.stop()  # sentry-sdk sends what it holds as the workers exit
+        sentry.stop()
+
+    assert set(statuses()) <= {202, 503}, sorted(set(statuses()))
+    assert all(retry_after == "5" for status, retry_after in answers if status == 503)
+    # Nothing half-written: a job for each 202, none for a 503.
+    with mini_redis.client() as client:
+        assert len(client.keys("rq:job:*")) == statuses().count(202)
+    # One line for each refused submission, no traceback, and nothing for Sentry: an outage is not a bug.
+    output = web.output()
+    assert output.count("redis is full") == statuses().count(503)
+    assert "Traceback" not in output and "at=error" not in output
+    assert sentry.events == []
