@@ -1,6 +1,7 @@
 """A full Redis (heroku-redis:mini's 25 MB reached, noeviction: every write refused with OOM) is an outage
 like any other: submissions answer 503 with Retry-After, enqueue nothing, and use up no allowance. Flask's
-test client against a Redis served as app.json provisions it (tests/conftest.py mini_redis)."""
+test client, and gunicorn from the Procfile, against a Redis served as app.json provisions it
+(tests/conftest.py mini_redis)."""
 
 from __future__ import annotations
 
