@@ -53,6 +53,20 @@ def tls_redis_server():
 
 
 @pytest.fixture
+def mini_redis():
+    """A Redis of its own as app.json provisions it (heroku-redis:mini): TLS, a
+    password, 20 connections, 25 MB and noeviction. ``fill()`` makes it full."""
+    server = RedisServer(tls=True, password="p" + secrets.token_hex(32), plan="mini")
+    try:
+        server.start()
+    except TlsUnsupported as error:
+        server.stop()
+        pytest.skip(f"{error}: the TLS tests need a redis-server built with TLS (Debian's: apt-get install redis-server)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def redis_conn(redis_url):
     # connect_redis: TEST_REDIS_URL may be Heroku CI's rediss:// Redis.
     connection = connect_redis(redis_url)

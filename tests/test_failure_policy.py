@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from jobs.core.at_most_once import claim_key, done_key, owner, release_dead_run
+from jobs.core.at_most_once import claim_key, mark_done, owner, release_dead_run
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.slow_smtp import StallingSmtpSink
 from tests.test_worker import fetch, run_worker_burst
@@ -116,7 +116,7 @@ def test_a_second_run_of_a_job_while_the_first_is_sending_does_not_send(settings
     assert stored.meta["error"] == "another attempt of this job is still running; it will be checked again"
 
     # The other run sent it: a retry finds the marker and sends nothing.
-    redis_conn.set(done_key(job.id), "sent by the other run")
+    mark_done(redis_conn, job.id, "sent by the other run")
     redis_conn.delete(claim_key(job.id))
     queue.failed_job_registry.requeue(job.id)
     run_worker_burst(settings, tmp_path)

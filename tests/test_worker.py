@@ -7,7 +7,8 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from jobs.core.at_most_once import done_key
+from jobs.core.at_most_once import is_done, mark_done
+from jobs.core.enqueue_policy import RESULT_TTL
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email, numbers_in_text
 from tests.support.processes import environment_for, python_process
@@ -104,7 +105,7 @@ def test_a_job_whose_email_was_already_sent_does_not_send_again(settings_with, s
     settings = settings_with(smtp_url=smtp_sink.url)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
     # As if an earlier run of this job handed the email over, then died.
-    redis_conn.set(done_key(job.id), "earlier")
+    mark_done(redis_conn, job.id, "earlier")
     run_worker_burst(settings, tmp_path)
     stored = fetch(job.id, redis_conn)
     assert stored.get_status() == "finished"
@@ -116,8 +117,9 @@ def test_a_sent_job_records_the_send(settings_with, smtp_sink, redis_conn, queue
     settings = settings_with(smtp_url=smtp_sink.url)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
     run_worker_burst(settings, tmp_path)
-    assert redis_conn.exists(done_key(job.id))
-    assert 0 < redis_conn.ttl(done_key(job.id)) <= 7 * 24 * 3600
+    assert is_done(redis_conn, job.id)
+    # Recorded in the job itself, so it expires with the job.
+    assert 0 < redis_conn.ttl(job.key) <= RESULT_TTL
 
 
 @pytest.mark.parametrize("length", [0, 1001, "5", True])

@@ -71,5 +71,5 @@ def create_sequence():
 def job(job_id: str):
     found = find_job(job_id)
     if found is None:
-        return field_errors(404, job_id="No job with this id (finished jobs are kept for a day).")
+        return field_errors(404, job_id="No job with this id (finished jobs are kept for an hour, failed ones for 3 days).")
     return jsonify(status_fields(found))

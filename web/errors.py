@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from jobs.core.connection import REDIS_DOWN
+from jobs.core.redis_memory import is_redis_full
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,28 @@ def handle_redis_down(error: redis.exceptions.RedisError) -> Response:
     return error_response(503, "Service Unavailable", MESSAGES[503], field="service", retry_after=RETRY_AFTER_SECONDS)
 
 
+def handle_redis_full(error: redis.exceptions.ResponseError) -> Response:
+    if not is_redis_full(error):
+        raise error  # a transaction aborted for another reason: a bug, answered 500 and reported
+    # A warning, not an error: Sentry would get an event per refused request. /healthz says "full".
+    log.warning("redis is full: writes refused (%s), answering 503 until there is room", type(error).__name__)
+    return error_response(503, "Service Unavailable", MESSAGES[503], field="service", retry_after=RETRY_AFTER_SECONDS)
+
+
+class DropSwallowedRedisErrors(logging.Filter):
+    """Drops flask-limiter's line (an error, with its traceback, and so a Sentry event) for a Redis that is down
+    or full: web/rate_limits.py has it swallow them, and the request meets the same Redis when it enqueues,
+    where web/errors.py answers 503 and logs it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not (isinstance(error, REDIS_DOWN) or is_redis_full(error))
+
+
+# One instance: addFilter adds it once, however many apps a process creates.
+drop_swallowed_redis_errors = DropSwallowedRedisErrors()
+
+
 def handle_rate_limited(error: RateLimitExceeded) -> Response:
     from web.rate_limits import retry_after_seconds
 
@@ -76,4 +99,8 @@ def register(app: Flask) -> None:
     # ReadOnlyError: after a failover we talk to the old primary, now a replica, until we reconnect.
     for redis_down in (*REDIS_DOWN, redis.exceptions.ReadOnlyError):
         app.register_error_handler(redis_down, handle_redis_down)
+    # OOM from a write; EXECABORT from RQ's enqueue, a MULTI/EXEC (jobs/core/enqueue_policy.py).
+    for redis_full in (redis.exceptions.OutOfMemoryError, redis.exceptions.ExecAbortError):
+        app.register_error_handler(redis_full, handle_redis_full)
+    logging.getLogger("flask-limiter").addFilter(drop_swallowed_redis_errors)
     app.register_error_handler(InternalServerError, handle_unexpected)

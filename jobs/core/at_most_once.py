@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue, get_current_job
@@ -17,8 +18,12 @@ from jobs.core.enqueue_policy import FAILURE_TTL
 
 log = logging.getLogger(__name__)
 
-# As long as a failed job, which can be requeued until then.
-DONE_MARKER_TTL = FAILURE_TTL
+# The done marker is a field of the job's own hash (rq:job:<id>), not a key of its own: it must outlive every
+# rerun of the job, and every rerun (a retry, an abandoned job retried, `rq requeue` of a failed job, its id
+# pushed twice) needs that hash, so the marker lives exactly as long as the job, whatever RQ's TTLs say, and
+# costs a field instead of a key. RQ writes its hash field by field (HSET in Job.save, save_meta,
+# prepare_for_execution, heartbeat, set_status) and deletes it only whole, with the job (Job.delete).
+DONE_FIELD = "fibtastic_done_at"
 # RQ kills a work-horse 60 s past its job's timeout (monitor_work_horse), so no run outlives this margin.
 CLAIM_MARGIN = 60
 # A job enqueued with job_timeout=-1 (no timeout) has no such bound.
@@ -27,13 +32,18 @@ CLAIM_TTL_WITHOUT_TIMEOUT = 24 * 60 * 60
 # trying every few seconds for as long as the claim keeps other runs out.
 LONGEST_MARKER_PAUSE = 5
 
-# The claim becomes the done marker. RENAME and EXPIRE need no free memory, so a full Redis (noeviction, which
-# refuses SET) still records that the side effect took place, and no rerun repeats it once memory frees.
+# Records the side effect done only in a job that still exists: an HSET on a job deleted meanwhile would leave a
+# hash with nothing but the marker, and no TTL (RQ guards its heartbeat against the same, rq/rq#1450).
+# A full Redis (noeviction) refuses the HSET; RENAME and EXPIRE need no memory, so this run's claim becomes a
+# marker key of its own instead, kept as long as a failed job, and the email is still never sent twice.
 _MARK_DONE = """
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('rename', KEYS[1], KEYS[2])
-redis.call('expire', KEYS[2], ARGV[2])
-return 1
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+local stored = redis.pcall('hset', KEYS[1], ARGV[1], ARGV[2])
+if type(stored) == 'number' then return 1 end
+if redis.call('get', KEYS[2]) ~= ARGV[3] then return stored end
+redis.call('rename', KEYS[2], KEYS[3])
+redis.call('expire', KEYS[3], ARGV[4])
+return 2
 """
 
 # Deletes the claim only if it holds this worker name and, unless ARGV[2] is empty (the whole worker died), this pid.
@@ -55,7 +65,38 @@ def claim_key(job_id: str) -> str:
 
 
 def done_key(job_id: str) -> str:
+    """The marker a run leaves when Redis was full as it recorded the side effect (``_MARK_DONE``)."""
     return f"fibtastic:once:done:{job_id}"
+
+
+def is_done(connection: Redis, job_id: str) -> bool:
+    """Whether a run of ``job_id`` recorded its side effect done."""
+    with connection.pipeline(transaction=False) as pipeline:  # one round trip
+        in_job, on_its_own = pipeline.hexists(Job.key_for(job_id), DONE_FIELD).exists(done_key(job_id)).execute()
+    return bool(in_job or on_its_own)
+
+
+def mark_done(connection: Redis, job_id: str, done_at: str, run: str = "") -> bool:
+    """Record in the job ``job_id`` that its side effect took place at ``done_at`` (if Redis is full, by turning
+    the claim of ``run`` into :func:`done_key`); False if there is no such job."""
+    script = connection.register_script(_MARK_DONE)
+    keys = [Job.key_for(job_id), claim_key(job_id), done_key(job_id)]
+    return script(keys=keys, args=[DONE_FIELD, done_at, run, FAILURE_TTL]) != -1
+
+
+def record_done(connection: Redis, job_id: str, run: str, until: float) -> None:
+    """``mark_done``, tried again through a Redis outage until the monotonic time ``until`` (then it raises)."""
+    pause = 0.25
+    while True:
+        try:
+            mark_done(connection, job_id, datetime.now(UTC).isoformat(), run)
+            return
+        except REDIS_UNAVAILABLE as error:
+            if time.monotonic() + pause >= until:
+                raise
+            log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job_id, redis_problem(error))
+        time.sleep(pause)
+        pause = min(pause * 2, LONGEST_MARKER_PAUSE)
 
 
 def owner(worker_name: str, pid: int) -> str:
@@ -70,28 +111,6 @@ def release(connection: Redis, job_id: str, worker_name: str, pid: int | None = 
     """Delete the claim on ``job_id`` if ``worker_name`` (and ``pid``, if given) holds it; True if deleted."""
     script = connection.register_script(_RELEASE)
     return bool(script(keys=[claim_key(job_id)], args=[worker_name, "" if pid is None else str(pid)]))
-
-
-def mark_done(connection: Redis, job_id: str, run: str) -> None:
-    """The run holding the claim on ``job_id`` did what the job does: turn its claim into the done marker."""
-    if not connection.register_script(_MARK_DONE)(keys=[claim_key(job_id), done_key(job_id)], args=[run, DONE_MARKER_TTL]):
-        # The claim outlived by a run RQ should have ended (job timeout + 60 s): write the marker anew.
-        connection.set(done_key(job_id), run, ex=DONE_MARKER_TTL)
-
-
-def record_done(connection: Redis, job_id: str, run: str, until: float) -> None:
-    """``mark_done``, tried again through a Redis outage until the monotonic time ``until`` (then it raises)."""
-    pause = 0.25
-    while True:
-        try:
-            mark_done(connection, job_id, run)
-            return
-        except REDIS_UNAVAILABLE as error:
-            if time.monotonic() + pause >= until:
-                raise
-            log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job_id, redis_problem(error))
-        time.sleep(pause)
-        pause = min(pause * 2, LONGEST_MARKER_PAUSE)
 
 
 def release_dead_run(job: Job, worker_name: str | None, pid: int | None = None) -> None:
@@ -117,7 +136,7 @@ def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
         if job is None:  # outside a job (a test, a shell)
             return function(*args, **kwargs)
         connection = job.connection
-        if connection.exists(done_key(job.id)):
+        if is_done(connection, job.id):
             log.info("already done, not running again job_id=%s", job.id)
             return {"already_done": True}
         worker_name = job.worker_name or "-"
