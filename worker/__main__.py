@@ -10,12 +10,13 @@ import logging
 import sys
 from contextlib import ExitStack
 
+from redis import RedisError
 from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
-from jobs.core.connection import REDIS_UNAVAILABLE, connect_redis, get_queue, redis_problem
+from jobs.core.connection import connect_redis, get_queue, is_outage, redis_problem
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
@@ -50,7 +51,9 @@ class FibTasticWorker(stop_signals.StopSignalsMixin, WaitsOutAFullRedis, JobCont
         # unwatched while run() starts a new worker beside it. Keep watching; the next renewal catches up.
         try:
             super().maintain_heartbeats(job, execution)
-        except REDIS_UNAVAILABLE as error:
+        except RedisError as error:
+            if not is_outage(error):
+                raise
             log.warning("redis unreachable, job heartbeat not renewed: %s", redis_problem(error))
 
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
@@ -90,8 +93,10 @@ def run(settings: Settings, burst: bool, worker_class: type[BaseWorker] = FibTas
             worker = build_worker(settings, worker_class, name)
             # The retries' scheduler runs beside the workers (worker/retries.py); with --burst, RQ's one pass.
             worker.work(burst=burst, with_scheduler=burst, logging_level=settings.log_level)
-        except REDIS_UNAVAILABLE as error:
+        except RedisError as error:
             # RQ retries a lost connection while it waits for a job, but quits when its bookkeeping fails.
+            if not is_outage(error):
+                raise
             log.warning("worker lost redis: %s", redis_problem(error))
         if burst or (worker is not None and worker.stop_signal_received):
             return
@@ -132,7 +137,9 @@ def run_pool(settings: Settings, burst: bool) -> None:
         return
     try:
         size = workers_that_fit(settings)
-    except REDIS_UNAVAILABLE as error:  # gone again already: each worker waits for it
+    except RedisError as error:  # gone again already: each worker waits for it
+        if not is_outage(error):
+            raise
         log.warning("could not count redis connections: %s", redis_problem(error))
         size = settings.worker_concurrency
 

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing import get_context
 
+from redis import RedisError
 from rq.exceptions import StopRequested
 
-from jobs.core.connection import REDIS_UNAVAILABLE, redis_problem
+from jobs.core.connection import is_outage, redis_problem
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ def keep_running(loop: Callable[[], None], what: str, stopped: Callable[[], bool
             try:
                 loop()
                 return
-            except REDIS_UNAVAILABLE as error:
+            except RedisError as error:
+                if not is_outage(error):
+                    raise
                 log.warning("%s wait for redis: next try in %d s (%s)", what, REDIS_RETRY_PAUSE, redis_problem(error))
             pause(REDIS_RETRY_PAUSE, stopped)
 

@@ -7,16 +7,15 @@ not connect counts as a failed attempt, using up one of the job's retries for no
 import logging
 import time
 
-from redis import Redis
+from redis import Redis, RedisError
 
-from jobs.core.connection import REDIS_REFUSES_WRITES, REDIS_UNAVAILABLE, connect_redis, redis_problem
+from jobs.core.connection import connect_redis, is_outage, redis_problem
+from jobs.core.redis_memory import WRITE_PROBE_KEY, is_redis_full
 from jobs.core.settings import Settings
 from worker import stop_signals
 
 log = logging.getLogger("worker")
 
-# Written (and gone a second later) to tell a Redis that accepts writes from one that only answers PING.
-WRITE_PROBE_KEY = "fibtastic:write-probe"
 LONGEST_PAUSE = 10.0
 
 
@@ -37,10 +36,12 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
             if stop_signals.stop_latched():
                 break
             try:
-                # A full Redis answers PING but refuses the writes a worker starts with.
-                connection.set(WRITE_PROBE_KEY, "", px=1000)
+                # A full Redis answers PING but refuses the writes a worker starts with. Stores nothing (XX).
+                connection.set(WRITE_PROBE_KEY, "", xx=True)
                 break
-            except REDIS_UNAVAILABLE as error:
+            except RedisError as error:
+                if not is_outage(error):
+                    raise
                 log.warning("waiting for redis: next try in %g s (%s)", pause, redis_problem(error))
             delay, pause = pause, min(pause * 2, LONGEST_PAUSE)
     finally:
@@ -60,7 +61,9 @@ def wait_for_a_connection(connection: Redis) -> None:
         try:
             connection.ping()
             return
-        except REDIS_UNAVAILABLE as error:
+        except RedisError as error:
+            if not is_outage(error):
+                raise
             log.warning("work-horse waiting for redis before it starts its job: next try in %g s (%s)", pause, redis_problem(error))
         time.sleep(pause)
         pause = min(pause * 2, LONGEST_PAUSE)
@@ -76,7 +79,9 @@ class WaitsOutAFullRedis:
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            except REDIS_REFUSES_WRITES as error:
+            except RedisError as error:
+                if not is_redis_full(error):
+                    raise
                 log.warning("worker waiting for redis to take writes: next try in %g s (%s)", pause, redis_problem(error))
             time.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)

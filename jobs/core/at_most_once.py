@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from redis import Redis
+from redis import Redis, RedisError
 from rq import Queue, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from jobs.core.connection import REDIS_UNAVAILABLE, redis_problem
+from jobs.core.connection import is_outage, redis_problem
 from jobs.core.enqueue_policy import FAILURE_TTL
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def record_done(connection: Redis, job_id: str, run: str, until: float) -> None:
         try:
             mark_done(connection, job_id, datetime.now(UTC).isoformat(), run)
             return
-        except REDIS_UNAVAILABLE as error:
-            if time.monotonic() + pause >= until:
+        except RedisError as error:
+            if not is_outage(error) or time.monotonic() + pause >= until:
                 raise
             log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job_id, redis_problem(error))
         time.sleep(pause)

@@ -4,20 +4,23 @@ import redis.exceptions
 from redis import Redis
 from rq import Queue
 
+from jobs.core.redis_memory import is_redis_full
 from jobs.core.settings import Settings
 
 # Redis down, restarting, unreachable, or refusing connections at its plan's limit ("max number of clients
 # reached" is a ConnectionError): an outage to wait out, not a bug.
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# Redis full: with maxmemory-policy noeviction (Heroku's default) it refuses writes until memory frees; a MULTI
-# pipeline raises this for the command refused. READONLY: after a failover, the old primary until we reconnect.
-REDIS_REFUSES_WRITES = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)
-REDIS_UNAVAILABLE = REDIS_DOWN + REDIS_REFUSES_WRITES
 
 
-def redis_problem(error: Exception) -> str:
+def is_outage(error: BaseException) -> bool:
+    """Redis down or refusing connections, read-only (after a failover, the old primary until we reconnect), or
+    full (noeviction, Heroku's default, refuses writes until memory frees): to wait out, not a bug."""
+    return isinstance(error, (*REDIS_DOWN, redis.exceptions.ReadOnlyError)) or is_redis_full(error)
+
+
+def redis_problem(error: BaseException) -> str:
     """One line saying what is wrong with Redis and what to do, for the logs."""
-    if isinstance(error, redis.exceptions.OutOfMemoryError):
+    if is_redis_full(error):
         return f"redis is full: it refuses writes until memory frees ({error}; docs/redis-plans.md)"
     if "max number of clients" in str(error):
         return f"redis refused a connection: its plan's connection limit is reached ({error}; docs/redis-plans.md)"
