@@ -50,6 +50,7 @@ def test_reads_every_documented_variable():
         ("PORT", "http"),
         ("RETRY_INTERVALS", "10,soon"),
         ("RETRY_INTERVALS", "-1"),
+        ("REDIS_VERIFY_CERTIFICATE", "sometimes"),
     ],
 )
 def test_malformed_numbers_are_reported_by_name(name, value):
@@ -100,3 +101,10 @@ def test_sentry_settings_come_from_the_environment_and_heroku_dyno_metadata():
 def test_a_traces_sample_rate_outside_0_to_1_is_refused(value):
     with pytest.raises(ConfigurationError, match="SENTRY_TRACES_SAMPLE_RATE"):
         load_settings({"SENTRY_TRACES_SAMPLE_RATE": value})
+
+
+def test_redis_certificates_are_verified_except_on_heroku_unless_said_otherwise():
+    assert load_settings({}).redis_verify_certificate is True
+    assert load_settings({"DYNO": "web.1"}).redis_verify_certificate is False  # Key-Value Store's is self-signed
+    assert load_settings({"DYNO": "web.1", "REDIS_VERIFY_CERTIFICATE": "on"}).redis_verify_certificate is True
+    assert load_settings({"REDIS_VERIFY_CERTIFICATE": "Off"}).redis_verify_certificate is False

@@ -47,6 +47,14 @@ def _fraction(environ: Mapping[str, str], name: str) -> float | None:
     return _parsed(environ, name, float, "a number from 0 to 1, like 0.1", lambda value: 0 <= value <= 1)
 
 
+_SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def _switch(environ: Mapping[str, str], name: str) -> bool | None:
+    value = _parsed(environ, name, str.lower, "on or off", _SWITCH.__contains__)
+    return None if value is None else _SWITCH[value]
+
+
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
     if environ.get(name, "").strip().lower() in ("", "off"):
         return None
@@ -56,6 +64,9 @@ def _schedule(environ: Mapping[str, str], name: str) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://localhost:6379"
+    # Check a rediss:// server's certificate. Off only by default on Heroku (load_settings), whose Key-Value Store
+    # certificate is self-signed: https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python
+    redis_verify_certificate: bool = True
     smtp_url: str = "smtp://localhost:1025"
     smtp_url_is_explicit: bool = False
     sendgrid_api_key: str | None = None
@@ -125,6 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = _text(env, "LOG_LEVEL")
     read = {
         "redis_url": _text(env, "REDIS_URL"),
+        "redis_verify_certificate": _switch(env, "REDIS_VERIFY_CERTIFICATE"),
         "smtp_url": _text(env, "SMTP_URL"),
         "smtp_url_is_explicit": _text(env, "SMTP_URL") is not None,
         "sendgrid_api_key": _text(env, "SENDGRID_API_KEY"),
@@ -155,6 +167,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "web_concurrency": _integer(env, "WEB_CONCURRENCY"),
     }
     values = {name: value for name, value in read.items() if value is not None}
+    values.setdefault("redis_verify_certificate", not on_heroku)
     if "QUEUE_REPORT_SCHEDULE" in env:  # set, even to nothing: off or empty is never
         values["queue_report_schedule"] = _schedule(env, "QUEUE_REPORT_SCHEDULE")
     return Settings(**values)
