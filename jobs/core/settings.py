@@ -2,6 +2,7 @@
 every Heroku dyno, https://devcenter.heroku.com/articles/dyno-metadata) means production: refuse to start
 with missing secrets instead of failing at the first email."""
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ _SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "fals
 def _switch(environ: Mapping[str, str], name: str) -> bool | None:
     value = _parsed(environ, name, str.lower, "on or off", _SWITCH.__contains__)
     return None if value is None else _SWITCH[value]
+
+
+def _log_level(environ: Mapping[str, str], name: str) -> str | None:
+    return _parsed(environ, name, str.upper, "DEBUG, INFO, WARNING, ERROR or CRITICAL", logging.getLevelNamesMapping().__contains__)
 
 
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
@@ -133,7 +138,6 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     on_heroku = bool(env.get("DYNO"))
-    log_level = _text(env, "LOG_LEVEL")
     read = {
         "redis_url": _text(env, "REDIS_URL"),
         "redis_verify_certificate": _switch(env, "REDIS_VERIFY_CERTIFICATE"),
@@ -155,7 +159,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "environment": _text(env, "SENTRY_ENVIRONMENT") or ("production" if on_heroku else None),
         # Heroku's dyno metadata (heroku labs:enable runtime-dyno-metadata).
         "release": _text(env, "HEROKU_SLUG_COMMIT") or _text(env, "HEROKU_RELEASE_VERSION"),
-        "log_level": log_level.upper() if log_level else None,
+        "log_level": _log_level(env, "LOG_LEVEL"),
         "worker_maintenance_interval": _integer(env, "WORKER_MAINTENANCE_INTERVAL"),
         "worker_job_monitoring_interval": _integer(env, "WORKER_JOB_MONITORING_INTERVAL"),
         "worker_concurrency": _integer(env, "WORKER_CONCURRENCY"),
