@@ -134,3 +134,20 @@ def test_a_bad_setting_stops_the_procfile_s_processes_with_one_line_that_names_i
     assert returncode != 0, output
     assert "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'verbose'" in output
     assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("environ", "environment"),
+    [
+        ({}, "development"),
+        ({"DYNO": "web.1"}, "production"),
+        ({"DYNO": "web.1", "HEROKU_APP_NAME": "fib-pr-12", "HEROKU_BRANCH": "fix-typo", "HEROKU_PR_NUMBER": "12"}, "review"),
+        ({"DYNO": "web.1", "HEROKU_APP_NAME": "fib-fix-typo-x1y2z3", "HEROKU_BRANCH": "fix-typo"}, "review"),  # created by hand
+        ({"CI": "true", "HEROKU_TEST_RUN_ID": "4a1c", "HEROKU_TEST_RUN_BRANCH": "main"}, "ci"),  # Heroku CI
+        ({"CI": "true"}, "ci"),  # GitHub Actions and most others
+        ({"CI": "false"}, "development"),
+        ({"DYNO": "web.1", "HEROKU_PR_NUMBER": "12", "CI": "true", "SENTRY_ENVIRONMENT": "staging"}, "staging"),
+    ],
+)
+def test_sentry_hears_which_kind_of_app_reports(environ, environment):
+    assert load_settings(environ).environment == environment

@@ -60,6 +60,20 @@ def _log_level(environ: Mapping[str, str], name: str) -> str | None:
     return _parsed(environ, name, str.upper, "DEBUG, INFO, WARNING, ERROR or CRITICAL", logging.getLevelNamesMapping().__contains__)
 
 
+def _environment(environ: Mapping[str, str], on_heroku: bool) -> str | None:
+    """Sentry's environment: SENTRY_ENVIRONMENT, else what runs this. Heroku CI sets CI and HEROKU_TEST_RUN_ID
+    (https://devcenter.heroku.com/articles/heroku-ci#immutable-environment-variables); review apps get
+    HEROKU_BRANCH, and HEROKU_PR_NUMBER when created for a pull request
+    (https://devcenter.heroku.com/articles/github-integration-review-apps#injected-environment-variables)."""
+    if _text(environ, "SENTRY_ENVIRONMENT"):
+        return _text(environ, "SENTRY_ENVIRONMENT")
+    if _text(environ, "HEROKU_TEST_RUN_ID") or (_text(environ, "CI") or "false").lower() not in ("false", "0"):
+        return "ci"
+    if _text(environ, "HEROKU_PR_NUMBER") or _text(environ, "HEROKU_BRANCH"):
+        return "review"
+    return "production" if on_heroku else None
+
+
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
     if environ.get(name, "").strip().lower() in ("", "off"):
         return None
@@ -156,7 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "retry_intervals": _intervals(env, "RETRY_INTERVALS"),
         "job_timeout": _integer(env, "JOB_TIMEOUT"),
         "on_heroku": on_heroku,
-        "environment": _text(env, "SENTRY_ENVIRONMENT") or ("production" if on_heroku else None),
+        "environment": _environment(env, on_heroku),
         # Heroku's dyno metadata (heroku labs:enable runtime-dyno-metadata).
         "release": _text(env, "HEROKU_SLUG_COMMIT") or _text(env, "HEROKU_RELEASE_VERSION"),
         "log_level": _log_level(env, "LOG_LEVEL"),
