@@ -3,7 +3,8 @@
 Redis: a throwaway ``redis-server`` on a free port for the whole session, or
 the one at ``TEST_REDIS_URL`` (GitHub Actions' service container). Its
 database is flushed before every test that uses it, so never point
-TEST_REDIS_URL at data you want to keep.
+TEST_REDIS_URL at data you want to keep: one not on this machine is refused
+unless TEST_REDIS_ALLOW_FLUSH=1 (tests/support/flush_guard.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from jobs.core.connection import connect_redis, get_queue
 from jobs.core.settings import Settings
+from tests.support.flush_guard import refuse_to_flush_elsewhere
 from tests.support.processes import environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer, TlsUnsupported
@@ -30,6 +32,7 @@ TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 @pytest.fixture(scope="session")
 def redis_url():
     if os.environ.get("TEST_REDIS_URL"):
+        refuse_to_flush_elsewhere(os.environ["TEST_REDIS_URL"])
         yield os.environ["TEST_REDIS_URL"]
         return
     server = RedisServer().start()

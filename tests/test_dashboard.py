@@ -200,7 +200,9 @@ def test_its_posts_need_a_same_origin_request(dashboard_client, queue):
 
 
 def test_it_reads_heroku_redis_over_tls_with_a_self_signed_certificate(tls_redis_server, settings_with):
-    settings = settings_with(redis_url=tls_redis_server.url, rq_dashboard_username=USER, rq_dashboard_password=PASSWORD)
+    settings = settings_with(
+        redis_url=tls_redis_server.url, redis_verify_certificate=False, rq_dashboard_username=USER, rq_dashboard_password=PASSWORD
+    )
     client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings}).test_client()
     job_id = enqueue(client)
     queues = client.get("/rq/0/data/queues.json", headers=GOOD).get_json()["queues"]
@@ -228,7 +230,7 @@ def test_half_the_credentials_boots_with_the_dashboard_off_and_says_what_to_set(
 def test_browsing_it_adds_no_connection_beyond_one_per_gunicorn_process(dashboard_settings, mini_redis, tmp_path):
     """heroku-redis:mini takes 20 connections, shared by every dyno: the dashboard uses the app's pool."""
     port, processes = free_port(), 2
-    settings = dataclasses.replace(dashboard_settings, redis_url=mini_redis.url)
+    settings = dataclasses.replace(dashboard_settings, redis_url=mini_redis.url, redis_verify_certificate=False)
     env = environment_for(
         settings, PORT=str(port), WEB_CONCURRENCY=str(processes), RQ_DASHBOARD_USERNAME=USER, RQ_DASHBOARD_PASSWORD=PASSWORD
     )

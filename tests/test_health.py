@@ -83,7 +83,9 @@ def test_with_the_dashboard_off_no_credentials_show_the_figures(client):
 
 
 def test_healthz_says_redis_is_full_with_503_and_ok_again_once_freed(settings_with, mini_redis):
-    settings = settings_with(redis_url=mini_redis.url, rq_dashboard_username=USER, rq_dashboard_password=PASSWORD)
+    settings = settings_with(
+        redis_url=mini_redis.url, redis_verify_certificate=False, rq_dashboard_username=USER, rq_dashboard_password=PASSWORD
+    )
     client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings}).test_client()
     mini_redis.fill()
     response = client.get("/healthz")

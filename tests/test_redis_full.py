@@ -25,7 +25,8 @@ UNAVAILABLE = "We cannot take new requests right now. Please try again in a few 
 
 @pytest.fixture
 def full_settings(settings_with, mini_redis):
-    return settings_with(redis_url=mini_redis.url)
+    # Its certificate is self-signed, as Heroku's: verification off, as on Heroku.
+    return settings_with(redis_url=mini_redis.url, redis_verify_certificate=False)
 
 
 def make_client(settings):
@@ -72,7 +73,7 @@ def test_the_form_answers_a_503_page_with_retry_after_and_enqueues_nothing(full_
 
 
 def test_a_refused_submission_uses_up_no_allowance_and_freed_redis_accepts_again(settings_with, mini_redis):
-    client = make_client(settings_with(redis_url=mini_redis.url, rate_limit_per_recipient="1 per hour"))
+    client = make_client(settings_with(redis_url=mini_redis.url, redis_verify_certificate=False, rate_limit_per_recipient="1 per hour"))
     mini_redis.fill()
     assert [submit_api(client).status_code for _ in range(3)] == [503, 503, 503]
     assert submit_form(client).status_code == 503
@@ -152,7 +153,8 @@ def post_json(base: str, payload: dict) -> tuple[int, str | None]:
 def test_under_gunicorn_redis_filling_up_and_freed_meets_202s_and_503s_never_a_500(settings_with, mini_redis, tmp_path):
     sentry = SentryStub().start()
     port = free_port()
-    env = environment_for(settings_with(redis_url=mini_redis.url), PORT=str(port), WEB_CONCURRENCY="2", SENTRY_DSN=sentry.dsn)
+    settings = settings_with(redis_url=mini_redis.url, redis_verify_certificate=False)
+    env = environment_for(settings, PORT=str(port), WEB_CONCURRENCY="2", SENTRY_DSN=sentry.dsn)
     web = start_process_type("web", env, tmp_path / "web.log")
     base = f"http://127.0.0.1:{port}"
     answers: list[tuple[int, str | None]] = []

@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.redis_memory import warn_if_redis_evicts
@@ -67,10 +67,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # No automatic retries: redis-py would re-run an enqueue whose reply was
     # lost, pushing the job twice; the client retries on the 503 instead.
     # The rate limiter uses this connection pool too (web/rate_limits.py).
-    redis = connect_redis(settings.redis_url, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    redis = connect_redis(redis_client_url(settings), socket_timeout=2, retry=Retry(NoBackoff(), 0))
     # Once per boot, before any request (in gunicorn's master: preload_app), on a connection closed again
     # before the workers fork. Redis down: nothing said, nothing waited for but the connect timeout.
-    with connect_redis(settings.redis_url, socket_timeout=2, retry=Retry(NoBackoff(), 0)) as boot_check:
+    with connect_redis(redis_client_url(settings), socket_timeout=2, retry=Retry(NoBackoff(), 0)) as boot_check:
         warn_if_redis_evicts(boot_check, log)
     app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
 

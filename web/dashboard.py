@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, request
 from redis import Redis
 
-from jobs.core.connection import url_without_certificate_check
+from jobs.core.connection import redis_client_url
 from jobs.core.error_reporting import scrub
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import Settings
@@ -90,7 +90,7 @@ def init_dashboard(app: Flask, settings: Settings) -> None:
         return
     import rq_dashboard
 
-    app.config["RQ_DASHBOARD_REDIS_URL"] = [url_without_certificate_check(settings.redis_url)]
+    app.config["RQ_DASHBOARD_REDIS_URL"] = [redis_client_url(settings)]
     # Show RQ's description (addresses masked, jobs/tasks.py), not the raw arguments.
     app.config["RQ_DASHBOARD_SHOW_FULL_ARGS"] = False
     rq_dashboard.web.setup_rq_connection(app)

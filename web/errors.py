@@ -1,9 +1,11 @@
 """Errors as JSON under /api/ and as pages elsewhere; never a stack trace."""
 
 import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import redis.exceptions
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -44,15 +46,41 @@ def handle_http_error(error: HTTPException) -> Response:
     return response
 
 
-def handle_csrf_error(error: CSRFError):
-    # Usually a form left open past its session, or cookies blocked: show it again, with a fresh token.
-    from web.app_resources import settings
-    from web.forms import SequenceForm
+FORM_EXPIRED = "The form expired. Please check it and submit again."
+# Where no view shows its form again: what happened, and what to do.
+FORM_EXPIRED_ELSEWHERE = (
+    "The form expired, or your browser did not send its cookie, so nothing was done. Reload the form and submit it again."
+)
 
-    form = SequenceForm(formdata=request.form)  # form fields only, as in pages.create_sequence
-    form.validate()
-    form.form_errors.append("The form expired. Please check it and submit again.")
-    return render_template("index.html", form=form, maximum=settings().max_sequence_length), 400
+
+def shows_form_again(render: Callable[[str], str]) -> Callable:
+    """For a view that takes a form: when its CSRF token is refused, ``render(message)`` shows that form again
+    with what was typed and ``message``. Views without it get a page that says what happened and links back."""
+
+    def declare(view: Callable) -> Callable:
+        view.show_form_again = render
+        return view
+
+    return declare
+
+
+def _same_origin_referrer() -> str | None:
+    """The page the form was on, if it is on this site (never a link elsewhere)."""
+    referrer = request.headers.get("Referer")
+    if not referrer:
+        return None
+    source, here = urlsplit(referrer), urlsplit(request.host_url)
+    return referrer if (source.scheme, source.netloc) == (here.scheme, here.netloc) else None
+
+
+def handle_csrf_error(error: CSRFError):
+    # Usually a form left open past its session, or cookies blocked: nothing was done; show the form again, with
+    # a fresh token, or say so and link back to it.
+    render = getattr(current_app.view_functions.get(request.endpoint or ""), "show_form_again", None)
+    if render is not None:
+        return render(FORM_EXPIRED), 400
+    page = render_template("error.html", status=400, title="The form expired", message=FORM_EXPIRED_ELSEWHERE, back=_same_origin_referrer())
+    return page, 400
 
 
 def handle_redis_down(error: redis.exceptions.RedisError) -> Response:

@@ -34,6 +34,7 @@ from limits import parse_many
 from redis import Redis
 from redis.exceptions import RedisError
 
+from jobs.core.connection import redis_client_url
 from jobs.core.settings import ConfigurationError, Settings
 from web import app_resources
 
@@ -92,7 +93,9 @@ def init_app(app: Flask, settings: Settings, redis: Redis) -> None:
     # The app's own connection pool, and with it its short timeouts and no
     # retries (web/__init__.py): while Redis is down a request reaches the 503
     # quickly.
-    app.config.update(RATELIMIT_STORAGE_URI=settings.redis_url, RATELIMIT_STORAGE_OPTIONS={"connection_pool": redis.connection_pool})
+    app.config.update(
+        RATELIMIT_STORAGE_URI=redis_client_url(settings), RATELIMIT_STORAGE_OPTIONS={"connection_pool": redis.connection_pool}
+    )
     limiter.init_app(app)
 
 

@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
-from jobs.core.connection import connect_redis, get_queue, is_outage, redis_problem
+from jobs.core.connection import connect_redis, get_queue, is_outage, redis_client_url, redis_problem
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
@@ -64,7 +64,7 @@ class FibTasticWorker(stop_signals.StopSignalsMixin, WaitsOutAFullRedis, JobCont
 
 
 def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticWorker, name: str | None = None) -> BaseWorker:
-    connection = connect_redis(settings.redis_url)
+    connection = connect_redis(redis_client_url(settings))
     worker = worker_class(
         [get_queue(connection, settings)],
         name=name,
@@ -106,7 +106,7 @@ def run(settings: Settings, burst: bool, worker_class: type[BaseWorker] = FibTas
 
 def workers_that_fit(settings: Settings) -> int:
     """WORKER_CONCURRENCY, or as many pool workers as Redis has connections free for, if fewer (then saying so)."""
-    with connect_redis(settings.redis_url, socket_timeout=5) as connection:
+    with connect_redis(redis_client_url(settings), socket_timeout=5) as connection:
         info = connection.info("clients")
     limit = info.get("maxclients")  # in INFO since Redis 7.0
     if not limit:
@@ -149,7 +149,7 @@ def run_pool(settings: Settings, burst: bool) -> None:
 
     stop_signals.children_latch(True)  # the pool's workers: a stop before RQ's handlers must not be lost
     # RQ's pool takes a connection, but only the workers use Redis: no connection is opened for it.
-    pool = FibTasticWorkerPool(work, size, queues=[settings.queue_name], connection=connect_redis(settings.redis_url))
+    pool = FibTasticWorkerPool(work, size, queues=[settings.queue_name], connection=connect_redis(redis_client_url(settings)))
     pool.start(burst=burst, logging_level=settings.log_level)
 
 

@@ -9,7 +9,7 @@ import time
 
 from redis import Redis, RedisError
 
-from jobs.core.connection import connect_redis, is_outage, redis_problem
+from jobs.core.connection import connect_redis, is_outage, redis_client_url, redis_problem
 from jobs.core.redis_memory import WRITE_PROBE_KEY, is_redis_full
 from jobs.core.settings import Settings
 from worker import stop_signals
@@ -25,7 +25,7 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
     # Again after work() returned: RQ's handlers are still installed, and raising from one here would be lost.
     stop_signals.latch_stop_signals()
     # Its own socket timeout: a server that never answers (a failover in progress) is a failed attempt.
-    connection = connect_redis(settings.redis_url, socket_timeout=5)
+    connection = connect_redis(redis_client_url(settings), socket_timeout=5)
     delay, pause = first_try_after, 1.0
     try:
         while True:

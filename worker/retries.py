@@ -14,7 +14,7 @@ import signal
 
 from rq.scheduler import RQScheduler
 
-from jobs.core.connection import connect_redis
+from jobs.core.connection import connect_redis, redis_client_url
 from jobs.core.settings import Settings
 from worker.children import keep_running, pause
 from worker.stop_signals import STOP_SIGNALS
@@ -32,7 +32,9 @@ class RetryScheduler(RQScheduler):
 
 def run_retry_scheduler(settings: Settings) -> None:
     """The child process's loop, until SIGTERM."""
-    scheduler = RetryScheduler([settings.queue_name], connection=connect_redis(settings.redis_url), logging_level=settings.log_level)
+    scheduler = RetryScheduler(
+        [settings.queue_name], connection=connect_redis(redis_client_url(settings)), logging_level=settings.log_level
+    )
     # What RQ's loop installs when it starts; here also while waiting for the lock or for Redis.
     for signum in STOP_SIGNALS:
         signal.signal(signum, scheduler.request_stop)

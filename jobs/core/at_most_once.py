@@ -57,7 +57,7 @@ return 0
 class AnotherRunIsRunning(RuntimeError):
     """Another run of this same job holds the claim; if that run fails or dies, a retry does the work."""
 
-    permanent = False
+    user_message = "another attempt of this job is still running; it will be checked again"
 
 
 def claim_key(job_id: str) -> str:
@@ -143,7 +143,7 @@ def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
         run = owner(worker_name, os.getpid())
         claim_ends = time.monotonic() + claim_ttl(job)
         if not connection.set(claim_key(job.id), run, nx=True, ex=claim_ttl(job)):
-            raise AnotherRunIsRunning("another attempt of this job is still running; it will be checked again")
+            raise AnotherRunIsRunning(AnotherRunIsRunning.user_message)
         try:
             result = function(*args, **kwargs)
         except BaseException:

@@ -33,10 +33,13 @@ FAILURE_TTL = 3 * 24 * 60 * 60
 
 
 def failure_reason(job: Job, exc_type: type[BaseException], exc_value: BaseException | None) -> str:
-    """A reason for the status page: specific for known failures, vague for bugs.
-    The job's own wording (jobs/core/presentation.py) where it has some."""
-    if getattr(exc_value, "permanent", None) is not None:  # MailError, AnotherRunIsRunning, your own
-        return str(exc_value)
+    """A reason for the status page, which anyone with the job's link sees: an exception's own ``user_message``
+    (MailError's kinds, AnotherRunIsRunning, your own), the job's wording (jobs/core/presentation.py) for what
+    RQ ends a run with, else vague. Never ``str(exc)``: it may name hosts, addresses and the provider's reply,
+    which go to the logs (RQ logs every failure) and Sentry instead."""
+    user_message = getattr(exc_value, "user_message", None)
+    if isinstance(user_message, str) and user_message:
+        return user_message
     presentation = presentation_of(job)
     if issubclass(exc_type, AbandonedJobError):
         return presentation.abandoned

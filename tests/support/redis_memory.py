@@ -23,7 +23,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.settings import Settings
 from tests.support.processes import environment_for, python_process, wait_for
 from tests.support.redis_server import HEROKU_REDIS_PLANS, RedisServer, TlsUnsupported
@@ -149,6 +149,8 @@ class _Stack:
         self.settings = dataclasses.replace(
             defaults,
             redis_url=redis_url,
+            # mini's certificate is self-signed: verification off, as on Heroku.
+            redis_verify_certificate=False,
             smtp_url=self.sink.url,
             secret_key=secrets.token_hex(32),
             mail_from="FibTastic <numbers@fibtastic.test>",
@@ -158,7 +160,7 @@ class _Stack:
             # The periodic job (every 10 minutes, each costing about what a sent email does) is left to the headroom.
             queue_report_schedule=None,
         )
-        self.connection = connect_redis(redis_url)
+        self.connection = connect_redis(redis_client_url(self.settings))
         resources.callback(self.connection.close)
         self.queue = get_queue(self.connection, self.settings)
         self.client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": self.settings}).test_client()
@@ -211,7 +213,7 @@ def measure(workdir: Path | None = None) -> Measurement:
     with ExitStack() as resources:
         server = _mini(resources)
         # First, while mini's 20 connections are free.
-        bytes_per_connection = _bytes_per_connection(server.url)
+        bytes_per_connection = _bytes_per_connection(redis_client_url(Settings(redis_url=server.url, redis_verify_certificate=False)))
         stack = _Stack(server.url, workdir, resources)
         stack.submit()
         sent = stack.measured_submission()
