@@ -12,7 +12,7 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import get_queue
 from jobs.core.settings import load_settings
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.heroku_app import DeployedApp
@@ -119,7 +119,7 @@ def test_a_worker_configured_past_the_plan_says_so_once_and_works_with_what_fits
     app.start("web")
     worker = app.start("worker", WORKER_CONCURRENCY="32")
     wait_for(lambda: "does not fit this Redis" in worker.output(), timeout=30, what="the worker to say it does not fit")
-    with connect_redis(mini_redis.url) as connection:
+    with mini_redis.client() as connection:
         # One job fails once (SendGrid answers 500) and is retried on time by the retries' scheduler.
         app.sendgrid.fail_with(500)
         status, retried = app.submit("retried@example.com")
@@ -140,13 +140,13 @@ def test_a_worker_configured_past_the_plan_says_so_once_and_works_with_what_fits
 def test_a_work_horse_refused_a_connection_waits_for_one_and_uses_up_no_retry(deployed, mini_redis):
     app = deployed()
     worker = app.start("worker")
-    with connect_redis(mini_redis.url) as connection:
+    with mini_redis.client() as connection:
         wait_for(lambda: "Listening on" in worker.output(), timeout=30, what="the worker")
         connection.ping()  # the test's own, connected first
         # Every other connection taken (another app's dynos, say), until Redis refuses one.
         hogs = []
         while True:
-            hog = connect_redis(mini_redis.url)
+            hog = mini_redis.client()
             try:
                 hog.ping()
             except redis.exceptions.ConnectionError:  # "max number of clients reached"
@@ -203,7 +203,7 @@ def test_redis_filling_up_while_jobs_run_then_freed_delivers_every_accepted_job_
         stop.set()
         for submitter in submitters:
             submitter.join(15)
-    with connect_redis(mini_redis.url) as connection:
+    with mini_redis.client() as connection:
         wait_for(
             lambda: {Job.fetch(job_id, connection).get_status() for job_id in accepted()} == {"finished"},
             timeout=240,
