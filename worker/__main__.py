@@ -19,8 +19,10 @@ from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
 from jobs.core.connection import connect_redis, get_queue, is_outage, redis_client_url, redis_problem
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
+from jobs.core.redis_memory import warn_if_redis_evicts
 from jobs.core.settings import ConfigurationError, Settings, load_settings
 from jobs.core.worker_resources import worker_mailer
+from jobs.schedule import periodic_jobs
 from worker import stop_signals
 from worker.children import child_process
 from worker.cron import periodic_jobs_scheduler
@@ -31,8 +33,6 @@ from worker.retries import run_retry_scheduler
 
 log = logging.getLogger("worker")
 
-# Connections a worker dyno holds besides its workers': the retries' and the periodic jobs' schedulers.
-SCHEDULER_CONNECTIONS = 2
 # Left free for an operator's `heroku redis:cli`.
 SPARE_CONNECTIONS = 1
 
@@ -104,15 +104,16 @@ def run(settings: Settings, burst: bool, worker_class: type[BaseWorker] = FibTas
         first_try_after, name = 1.0, None  # never a tight loop, whatever made it stop; a new name, as the old one may linger
 
 
-def workers_that_fit(settings: Settings) -> int:
-    """WORKER_CONCURRENCY, or as many pool workers as Redis has connections free for, if fewer (then saying so)."""
+def workers_that_fit(settings: Settings, schedulers: int) -> int:
+    """WORKER_CONCURRENCY, or as many pool workers as Redis has connections free for, if fewer (then saying so).
+    Asked before this dyno's ``schedulers`` connect, so what Redis counts in use is other dynos' and this check's."""
     with connect_redis(redis_client_url(settings), socket_timeout=5) as connection:
         info = connection.info("clients")
     limit = info.get("maxclients")  # in INFO since Redis 7.0
     if not limit:
         return settings.worker_concurrency
-    # This check's own connection is counted in use, but is closed now; the schedulers may not be connected yet.
-    free = limit - info["connected_clients"] + 1 - SCHEDULER_CONNECTIONS - SPARE_CONNECTIONS
+    in_use = info["connected_clients"] - 1  # not this check's own, closed now
+    free = limit - in_use - schedulers - SPARE_CONNECTIONS
     if settings.worker_concurrency <= free:
         return settings.worker_concurrency
     fit = max(1, free)
@@ -120,28 +121,13 @@ def workers_that_fit(settings: Settings) -> int:
         "WORKER_CONCURRENCY=%d does not fit this Redis: it allows %d connections, %d are in use, and this dyno's %d "
         "schedulers and %d kept free for `heroku redis:cli` leave %d for workers; starting %d. Lower WORKER_CONCURRENCY "
         "to %d or choose a Redis plan with more connections (docs/redis-plans.md)",
-        *(settings.worker_concurrency, limit, info["connected_clients"] - 1, SCHEDULER_CONNECTIONS, SPARE_CONNECTIONS),
-        *(max(free, 0), fit, fit),
+        *(settings.worker_concurrency, limit, in_use, schedulers, SPARE_CONNECTIONS, max(free, 0), fit, fit),
     )
     return fit
 
 
-def run_pool(settings: Settings, burst: bool) -> None:
+def run_pool(settings: Settings, size: int, burst: bool) -> None:
     from worker.pool import FibTasticWorkerPool, InProcessHerokuWorker
-
-    log.info(
-        "worker pool starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency
-    )
-    # Once here too, so a dyno booting while Redis is away logs one line per attempt, not one per process.
-    if not wait_for_redis(settings):
-        return
-    try:
-        size = workers_that_fit(settings)
-    except RedisError as error:  # gone again already: each worker waits for it
-        if not is_outage(error):
-            raise
-        log.warning("could not count redis connections: %s", redis_problem(error))
-        size = settings.worker_concurrency
 
     def work(name: str) -> None:
         # In each pool process; also one replacing a process that died.
@@ -175,15 +161,30 @@ def main(argv: list[str] | None = None) -> int:
     from sentry_sdk.integrations.rq import RqIntegration
 
     init_sentry(settings, [RqIntegration()])
-    with ExitStack() as schedulers:
-        # Not with --burst, which works off the queue (RQ's scheduler in one pass) and exits.
-        if not options.burst:
-            schedulers.enter_context(child_process("retries' scheduler", run_retry_scheduler, settings))
-            schedulers.enter_context(periodic_jobs_scheduler(settings))
+    # Not with --burst, which works off the queue (RQ's scheduler in one pass) and exits.
+    periodic = [] if options.burst else periodic_jobs(settings)
+    schedulers = 0 if options.burst else 1 + bool(periodic)
+    log.info("worker starting queue=%s mail=%s concurrency=%d", settings.queue_name, settings.mail_backend, settings.worker_concurrency)
+    # Once here, before anything else connects, so a dyno booting while Redis is away logs one line per attempt.
+    if not wait_for_redis(settings):
+        return 0
+    with connect_redis(redis_client_url(settings), socket_timeout=5) as connection:
+        warn_if_redis_evicts(connection, log)
+    try:
+        size = workers_that_fit(settings, schedulers) if settings.worker_concurrency > 1 else 1
+    except RedisError as error:  # gone again already: each worker waits for it
+        if not is_outage(error):
+            raise
+        log.warning("could not count redis connections: %s", redis_problem(error))
+        size = settings.worker_concurrency
+    with ExitStack() as children:
+        if schedulers:
+            children.enter_context(child_process("retries' scheduler", run_retry_scheduler, settings))
+        if periodic:
+            children.enter_context(periodic_jobs_scheduler(settings, periodic))
         if settings.worker_concurrency > 1:
-            run_pool(settings, burst=options.burst)  # the pool replaces a worker process that dies
+            run_pool(settings, size, burst=options.burst)  # the pool replaces a worker process that dies
         else:
-            log.info("worker starting queue=%s mail=%s", settings.queue_name, settings.mail_backend)
             run(settings, burst=options.burst)
     return 0
 

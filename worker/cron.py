@@ -16,7 +16,7 @@ from rq.exceptions import StopRequested
 from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.enqueue_policy import enqueue
 from jobs.core.settings import Settings
-from jobs.schedule import PeriodicJob, periodic_jobs
+from jobs.schedule import PeriodicJob
 from worker.children import child_process, keep_running
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,7 @@ def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
 
 
 @contextmanager
-def periodic_jobs_scheduler(settings: Settings, enabled: bool = True) -> Iterator[None]:
-    jobs = periodic_jobs(settings) if enabled else []
-    if not jobs:
-        yield
-        return
+def periodic_jobs_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> Iterator[None]:
     log.info("periodic jobs: %s", ", ".join(f"{job.name} ({job.cron})" for job in jobs))
     with child_process("periodic jobs' scheduler", run_scheduler, settings, jobs):
         yield
