@@ -132,7 +132,9 @@ def test_a_worker_configured_past_the_plan_says_so_once_and_works_with_what_fits
     assert "WORKER_CONCURRENCY=32" in line and "Lower WORKER_CONCURRENCY" in line, line
     assert status == 202 and len(app.sendgrid.requests) == 22  # the failed attempt, then one of each
     assert delivered(app) == Counter(["retried@example.com"] + [f"reader{n}@example.com" for n in range(20)])
-    assert mini_redis.client().info("stats")["rejected_connections"] == 0
+    # Connections opened after the count (a web process's first request) may leave a pool worker refused:
+    # it waits, one line per attempt; the dyno never exits.
+    assert worker.popen.poll() is None
     # The one traceback: RQ's report of the attempt SendGrid failed.
     assert traceback_reports(output) == output.count("exception raised while executing") == 1, output
 

@@ -4,6 +4,7 @@ silently never runs. Each tick is claimed in Redis (SET NX) before it is enqueue
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from jobs.core.enqueue_policy import enqueue
 from jobs.core.settings import Settings
 from jobs.schedule import PeriodicJob
 from worker.children import child_process, keep_running
+from worker.stop_signals import STOP_SIGNALS
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,27 @@ class ClaimingCronScheduler(CronScheduler):
     """Enqueues each tick once across all dynos, through the project's enqueue policy (RQ's own
     ``CronJob.enqueue`` claims nothing and has no retries)."""
 
+    stop_requested = False
+
     def __init__(self, connection: Redis, settings: Settings) -> None:
         super().__init__(connection=connection, logging_level=settings.log_level)
         self.settings = settings
         self.worker_pid = os.getppid()
+
+    def register_birth(self) -> None:
+        # start() calls this right after installing RQ's handlers, which raise StopRequested wherever the signal
+        # lands: inside a log call, logging's error handling swallowed it ("--- Logging error ---") and the stop was
+        # lost, until the worker killed this process 10 s later (seen under load in tests/test_periodic_jobs.py).
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self.stop_at_a_safe_point)
+        super().register_birth()
+
+    def stop_at_a_safe_point(self, signum: int, frame) -> None:
+        self.stop_requested = True
+        # In start()'s own loop (asleep until the next tick, say), its try ends it at once; anywhere deeper
+        # (a log line, a Redis call) heartbeat() does, at the end of this pass.
+        if frame is not None and frame.f_code is CronScheduler.start.__code__:
+            raise StopRequested()
 
     def enqueue_jobs(self) -> list[CronJob]:
         enqueue_time = datetime.now(UTC)
@@ -67,8 +86,8 @@ class ClaimingCronScheduler(CronScheduler):
         return self.connection.get(key) == self.name.encode()
 
     def heartbeat(self) -> None:
-        # The worker is gone without stopping us (SIGKILLed): do not schedule for a dyno with no worker.
-        if os.getppid() != self.worker_pid:
+        # Asked to stop; or the worker is gone without stopping us (SIGKILLed): do not schedule for a dyno with no worker.
+        if self.stop_requested or os.getppid() != self.worker_pid:
             raise StopRequested()
         super().heartbeat()
 
@@ -79,7 +98,7 @@ def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
     for job in jobs:
         scheduler.register(job.function, settings.queue_name, args=job.args, cron=job.cron, name=job.name)
     # start() returns when SIGTERM or SIGINT asked it to stop (its own handlers).
-    keep_running(scheduler.start, "periodic jobs")
+    keep_running(scheduler.start, "periodic jobs", stopped=lambda: scheduler.stop_requested)
 
 
 @contextmanager
