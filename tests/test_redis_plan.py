@@ -17,6 +17,7 @@ from jobs.core.settings import load_settings
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.heroku_app import DeployedApp
 from tests.support.processes import wait_for
+from tests.support.reporting import report_figures
 from tests.support.worker_log import traceback_reports
 
 pytestmark = pytest.mark.slow
@@ -90,7 +91,7 @@ def delivered(app: DeployedApp) -> Counter:
     return Counter(body["personalizations"][0]["to"][0]["email"] for body in app.sendgrid.accepted)
 
 
-def test_the_default_formation_fits_mini_with_room_for_a_second_worker_dyno(deployed, mini_redis):
+def test_the_default_formation_fits_mini_with_room_for_a_second_worker_dyno(deployed, mini_redis, tmp_path):
     app = deployed()
     with ConnectionWatch(mini_redis) as watch:
         app.start("web")
@@ -112,6 +113,7 @@ def test_the_default_formation_fits_mini_with_room_for_a_second_worker_dyno(depl
     assert watch.most + 1 <= 20  # and a `heroku redis:cli` session: inside mini's 20
     assert watch.rejected() == 0
     assert delivered(app) == Counter(f"reader{n}@example.com" for n in range(8))
+    report_figures("mini-connections", {"web": web_connections, "web_and_two_idle_worker_dynos": idle, "most": watch.most}, tmp_path)
 
 
 def test_a_worker_configured_past_the_plan_says_so_once_and_works_with_what_fits(deployed, mini_redis):
