@@ -73,6 +73,7 @@ def test_a_request_that_loses_the_race_answers_with_the_winners_job(client, queu
         return enqueue_fibonacci_email(queue, settings, PAYLOAD["email"], PAYLOAD["length"], **options)
 
     with client.application.test_request_context():
-        job = idempotency.enqueue_once(job_id, enqueue_after_another_request)
+        job, new = idempotency.enqueue_once(job_id, enqueue_after_another_request)
+    assert not new
     assert job.id == created[0].id == job_id
     assert queue.job_ids == [job_id]
