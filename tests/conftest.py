@@ -135,6 +135,24 @@ def settings_with(settings):
 
 
 @pytest.fixture
+def start_web(tmp_path):
+    """``start_web(settings, WEB_CONCURRENCY="4")``: the Procfile's web process (gunicorn) alone, loading
+    ``settings``, with no worker: jobs stay in the queue, where a test can count them. Returns its base URL."""
+    started = []
+
+    def start(settings: Settings, **env: str) -> str:
+        port = free_port()
+        started.append(start_process_type("web", environment_for(settings, PORT=str(port), **env), tmp_path / f"web-{len(started)}.log"))
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: urllib.request.urlopen(base + "/healthz", timeout=1).status == 200, timeout=30, what="gunicorn")
+        return base
+
+    yield start
+    for web in started:
+        web.stop()
+
+
+@pytest.fixture
 def running_app(settings_with, smtp_sink, redis_conn, tmp_path):
     """The app as Heroku runs it: the Procfile's web (gunicorn) and worker
     lines, with the test Redis and SMTP sink. Yields (base_url, web, worker)."""

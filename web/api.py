@@ -63,7 +63,9 @@ def create_sequence():
         return accepted(enqueue())
     if problem := idempotency.key_problem(key):
         return field_errors(400, idempotency_key=problem)
-    job = idempotency.enqueue_once(idempotency.job_id_for(key, form.email.data), enqueue)
+    job, new = idempotency.enqueue_once(idempotency.job_id_for(key, form.email.data), enqueue)
+    if not new:
+        rate_limits.give_back_recipient_slot()  # the first request with this key was counted
     return accepted(job)
 
 
