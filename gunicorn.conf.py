@@ -2,6 +2,7 @@
 (https://docs.gunicorn.org/en/stable/settings.html; Heroku's: https://github.com/heroku/python-getting-started/blob/main/gunicorn.conf.py)."""
 
 import sys
+from contextlib import suppress
 
 from jobs.core.settings import ConfigurationError, load_settings
 
@@ -71,3 +72,15 @@ forwarded_allow_ips = ""
 # machine would take over; nothing here uses `gunicornc`.
 # https://docs.gunicorn.org/en/stable/settings.html#control-socket
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Each process opens its Redis connection as it starts, not at its first request, so a worker dyno sizing its
+    pool to the plan's connections counts it (docs/redis-plans.md). Redis away: the first request connects instead.
+    https://docs.gunicorn.org/en/stable/settings.html#post-worker-init"""
+    from redis.exceptions import RedisError
+
+    from web import app_resources
+
+    with worker.wsgi.app_context(), suppress(RedisError):
+        app_resources.redis().ping()

@@ -119,6 +119,9 @@ def test_the_default_formation_fits_mini_with_room_for_a_second_worker_dyno(depl
 def test_a_worker_configured_past_the_plan_says_so_once_and_works_with_what_fits(deployed, mini_redis):
     app = deployed(RETRY_INTERVALS="2")
     app.start("web")
+    # Each gunicorn process connects as it starts (gunicorn.conf.py), so the worker counts both.
+    with mini_redis.client() as observer:
+        wait_for(lambda: observer.info("clients")["connected_clients"] - 1 == 2, timeout=30, what="both web processes to connect")
     worker = app.start("worker", WORKER_CONCURRENCY="32")
     wait_for(lambda: "does not fit this Redis" in worker.output(), timeout=30, what="the worker to say it does not fit")
     with mini_redis.client() as connection:
