@@ -21,7 +21,7 @@ bind = [f"[::]:{_settings.port}"]
 workers = _settings.web_concurrency
 
 # Sync workers: every request is short (it only enqueues), and each connection is closed, so `keepalive` is
-# not set. This subclass answers the requests queued at SIGTERM (README "Guarantees"); gthread measured no
+# not set. This subclass answers the requests queued at SIGTERM (docs/guarantees.md); gthread measured no
 # faster and would close keep-alive connections the router may be sending a request down (docs/benchmarks.md).
 # https://github.com/benoitc/gunicorn/issues/3397 https://devcenter.heroku.com/articles/http-routing#keepalives
 worker_class = "web.gunicorn_worker.DrainingSyncWorker"

@@ -74,7 +74,7 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticW
         job_monitoring_interval=settings.worker_job_monitoring_interval,
         maintenance_interval=settings.worker_maintenance_interval,
         # An idle worker waits worker_ttl - 15 s for a job, running no maintenance meanwhile:
-        # keep that wait to the maintenance interval (README "Guarantees" has the bound).
+        # keep that wait to the maintenance interval (docs/guarantees.md has the bound).
         worker_ttl=settings.worker_maintenance_interval + 15,
     )
     # Called by maintenance (StartedJobRegistry.cleanup) for abandoned jobs, before it retries them.

@@ -1,5 +1,5 @@
 """``@at_most_once``: a side effect (an email, a charge) happens at most once per job id, though RQ runs a
-job at least once. README "Guarantees" explains the done marker, the claim, and the one gap no guard closes."""
+job at least once. docs/guarantees.md explains the done marker, the claim, and the one gap no guard closes."""
 
 import functools
 import logging
