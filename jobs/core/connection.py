@@ -60,7 +60,7 @@ class FibTasticQueue(Queue):
     """RQ's Queue, with a maintenance lock that a killed worker cannot hold for long.
 
     RQ's lock lasts 899 s: a worker SIGKILLed during a maintenance pass (milliseconds) would stop
-    abandoned jobs being retried for 15 minutes, against docs/guarantees.md' two.
+    abandoned jobs being retried for 15 minutes, against the two of docs/guarantees.md.
     Upstream: https://github.com/rq/rq/issues/2005; tests/test_worker.py fails once RQ's lock gets shorter.
     """
 
