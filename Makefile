@@ -37,7 +37,7 @@ format: $(INSTALLED) ## Reformat the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Celery (the peer in the CPU benchmark) gets its own virtualenv: it pins an
+# Celery (the worker's peer in `make bench`) gets its own virtualenv: it pins an
 # older python-dateutil than requirements.txt, and .venv must stay what deploys.
 CELERY_VENV := .venv-celery
 $(CELERY_VENV)/.installed: requirements.txt bench/requirements.txt
