@@ -4,7 +4,7 @@ Runs the real processes (gunicorn and the worker from the Procfile, throwaway re
 tests/support's SendGrid stand-in) and prints Markdown tables to stdout and to bench/results/latest.md.
 It prints numbers; it never fails on them.
 
-    .venv/bin/python -m bench.run [--quick] [--only peers-web,peers-worker,latency,size]
+    .venv/bin/python -m bench.run [--quick] [--only peers-web,peers-worker,latency,size,connections]
 """
 
 from __future__ import annotations
@@ -63,17 +63,23 @@ def load_average() -> str:
 
 
 def main() -> int:
-    from bench import web_peers, worker_peers
+    from bench import connections, web_peers, worker_peers
 
     sections = {
         "peers-web": web_peers.bench_web_peers,
         "peers-worker": worker_peers.bench_worker_peers,
         "latency": worker_peers.bench_latency,
         "size": worker_peers.bench_size,
+        "connections": connections.bench_connections,
     }
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
     parser.add_argument("--only", default=",".join(sections), help="comma-separated: " + ",".join(sections))
+    parser.add_argument(
+        "--plan-concurrency",
+        default="",
+        help="connections: WORKER_CONCURRENCY per plan (mini=6,premium-0=14) instead of the highest that fits",
+    )
     options = parser.parse_args()
     only = options.only.split(",")
     unknown = [name for name in only if name not in sections]
@@ -93,7 +99,10 @@ def main() -> int:
     report.add()
     try:
         for name in only:
-            sections[name](report, options.quick)
+            if name == "connections":
+                sections[name](report, options.quick, options.plan_concurrency)
+            else:
+                sections[name](report, options.quick)
     finally:
         report.add(f"Load average after: {load_average()}; total {time.monotonic() - started:.0f} s; process logs in {LOGS}")
         report.save()
