@@ -105,17 +105,12 @@ def tree_usage(pid: int) -> dict:
     dyno's memory cgroup is charged; USS is what one process alone holds (psutil's memory_full_info).
     """
     root = psutil.Process(pid)
-    cpu, pss, uss, children = 0.0, 0.0, 0.0, []
+    cpu, pss, children = 0.0, 0.0, []
     for process in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess):
             times, memory = process.cpu_times(), process.memory_full_info()
             cpu += times.user + times.system + times.children_user + times.children_system
-            pss, uss = pss + memory.pss / 2**20, uss + memory.uss / 2**20
+            pss += memory.pss / 2**20
             children += [memory.uss / 2**20] if process.pid != pid else []
-    return {
-        "cpu": cpu,
-        "pss": pss,
-        "uss": uss,
-        "processes": 1 + len(children),
-        "child_uss": sum(children) / len(children) if children else None,
-    }
+    child_uss = sum(children) / len(children) if children else None
+    return {"cpu": cpu, "pss": pss, "processes": 1 + len(children), "child_uss": child_uss}
