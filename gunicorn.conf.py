@@ -1,9 +1,16 @@
 """gunicorn settings for the web dyno, each with why it differs from the default
 (https://docs.gunicorn.org/en/stable/settings.html; Heroku's: https://github.com/heroku/python-getting-started/blob/main/gunicorn.conf.py)."""
 
-from jobs.core.settings import load_settings
+import sys
 
-_settings = load_settings()
+from jobs.core.settings import ConfigurationError, load_settings
+
+try:
+    _settings = load_settings()
+except ConfigurationError as error:
+    # One line that names the setting, as create_app's own ConfigurationError (gunicorn prints a RuntimeError
+    # from the app as "Error: ..."); gunicorn would bury one raised here in a traceback of its config loader.
+    sys.exit(f"Error: {error}")
 
 # $PORT; "[::]" is IPv6 and (on Linux) IPv4, as Heroku's newer router and Private Spaces need.
 # https://devcenter.heroku.com/articles/runtime-principles#web-servers

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 from redis import Redis
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.settings import Settings
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.processes import PROJECT_ROOT, Process, environment_for, free_port, port_is_open, wait_for
@@ -92,7 +92,7 @@ def enqueue_jobs(settings: Settings, count: int, kind: str = "project") -> None:
         publish += f"for number in range({count}): task.delay(f'reader{{number}}@example.com', 10)"
         subprocess.run([str(CELERY_PYTHON), "-c", publish], env=environment_for(settings), cwd=PROJECT_ROOT, check=True)
         return
-    with connect_redis(settings.redis_url) as connection:  # closed after: section "connections" counts them
+    with connect_redis(redis_client_url(settings)) as connection:  # closed after: section "connections" counts them
         queue = get_queue(connection, settings)
         for number in range(count):
             enqueue_fibonacci_email(queue, settings, f"reader{number}@example.com", 10)

@@ -4,7 +4,7 @@ Runs the real processes (gunicorn and the worker from the Procfile, throwaway re
 tests/support's SendGrid stand-in) and prints Markdown tables to stdout and to bench/results/latest.md.
 It prints numbers; it never fails on them.
 
-    .venv/bin/python -m bench.run [--quick] [--only peers-web,peers-worker,latency,size,connections]
+    .venv/bin/python -m bench.run [--quick] [--only peers-web,peers-worker,latency,size,connections,capacity]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def load_average() -> str:
 
 
 def main() -> int:
-    from bench import connections, web_peers, worker_peers
+    from bench import capacity, connections, web_peers, worker_peers
 
     sections = {
         "peers-web": web_peers.bench_web_peers,
@@ -71,6 +71,7 @@ def main() -> int:
         "latency": worker_peers.bench_latency,
         "size": worker_peers.bench_size,
         "connections": connections.bench_connections,
+        "capacity": capacity.bench_capacity,
     }
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")

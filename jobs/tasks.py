@@ -24,9 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class InvalidJobArguments(ValueError):
-    """The job was enqueued with arguments it can never succeed with."""
+    """The job was enqueued with arguments it can never succeed with; the message says which, fit to show."""
 
     permanent = True
+
+    @property
+    def user_message(self) -> str:
+        return str(self)
 
 
 @presented_as(

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from jobs.core.connection import connect_redis
+from jobs.core.connection import connect_redis, redis_client_url
 from jobs.core.settings import load_settings
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.dev_redis", description="Redis for make dev.")
     parser.add_argument("--wait", action="store_true", help=f"only wait (up to {WAIT_SECONDS} s) until REDIS_URL answers")
     options = parser.parse_args(argv)
-    url = load_settings().redis_url
+    url = redis_client_url(load_settings())
     if options.wait:
         if wait_while(lambda: not redis_answers(url), WAIT_SECONDS):
             return 0

@@ -3,7 +3,8 @@
 Redis: a throwaway ``redis-server`` on a free port for the whole session, or
 the one at ``TEST_REDIS_URL`` (GitHub Actions' service container). Its
 database is flushed before every test that uses it, so never point
-TEST_REDIS_URL at data you want to keep.
+TEST_REDIS_URL at data you want to keep: one not on this machine is refused
+unless TEST_REDIS_ALLOW_FLUSH=1 (tests/support/flush_guard.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from jobs.core.connection import connect_redis, get_queue
 from jobs.core.settings import Settings
+from tests.support.flush_guard import refuse_to_flush_elsewhere
 from tests.support.processes import environment_for, free_port, wait_for
 from tests.support.procfile import start_process_type
 from tests.support.redis_server import RedisServer, TlsUnsupported
@@ -30,6 +32,7 @@ TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 @pytest.fixture(scope="session")
 def redis_url():
     if os.environ.get("TEST_REDIS_URL"):
+        refuse_to_flush_elsewhere(os.environ["TEST_REDIS_URL"])
         yield os.environ["TEST_REDIS_URL"]
         return
     server = RedisServer().start()
@@ -43,6 +46,20 @@ def tls_redis_server():
     with a self-signed certificate, and a password ("p" and 64 hex digits,
     the shape of Heroku's). Its ``url`` is a ``rediss://:<password>@...``."""
     server = RedisServer(tls=True, password="p" + secrets.token_hex(32))
+    try:
+        server.start()
+    except TlsUnsupported as error:
+        server.stop()
+        pytest.skip(f"{error}: the TLS tests need a redis-server built with TLS (Debian's: apt-get install redis-server)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mini_redis():
+    """A Redis of its own as app.json provisions it (heroku-redis:mini): TLS, a
+    password, 20 connections, 25 MB and noeviction. ``fill()`` makes it full."""
+    server = RedisServer(tls=True, password="p" + secrets.token_hex(32), plan="mini")
     try:
         server.start()
     except TlsUnsupported as error:
@@ -115,6 +132,24 @@ def sendgrid_stub():
 def settings_with(settings):
     """``settings_with(smtp_url=...)``: the test settings with some changed."""
     return lambda **changes: dataclasses.replace(settings, **changes)
+
+
+@pytest.fixture
+def start_web(tmp_path):
+    """``start_web(settings, WEB_CONCURRENCY="4")``: the Procfile's web process (gunicorn) alone, loading
+    ``settings``, with no worker: jobs stay in the queue, where a test can count them. Returns its base URL."""
+    started = []
+
+    def start(settings: Settings, **env: str) -> str:
+        port = free_port()
+        started.append(start_process_type("web", environment_for(settings, PORT=str(port), **env), tmp_path / f"web-{len(started)}.log"))
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: urllib.request.urlopen(base + "/healthz", timeout=1).status == 200, timeout=30, what="gunicorn")
+        return base
+
+    yield start
+    for web in started:
+        web.stop()
 
 
 @pytest.fixture

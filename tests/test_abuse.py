@@ -1,22 +1,34 @@
 """Rate limits, the one trusted proxy hop, HTTPS on Heroku, and what happens
-when the limiter's storage (Redis) is down. Flask's test client, real Redis."""
+when the limiter's storage (Redis) is down. Flask's test client, real Redis;
+gunicorn for requests that arrive at once."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from jobs.core.logging_setup import LogfmtFormatter
 from jobs.core.settings import ConfigurationError
 from tests.support.processes import free_port
+from tests.support.redis_server import RedisServer
 from web import create_app, rate_limits
 
 
+def make_app(settings):
+    return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings})
+
+
 def make_client(settings):
-    return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings}).test_client()
+    return make_app(settings).test_client()
 
 
 def submit_api(client, email="ada@example.com", length=5, **headers):
@@ -67,9 +79,70 @@ def test_per_recipient_limit_counts_accepted_submissions_whatever_the_spelling(s
     assert not [key for key in redis_conn.keys("*") if b"example.com" in key.lower()]
 
 
+def test_refused_submissions_do_not_use_the_recipients_allowance(settings_with, redis_conn, queue):
+    app = make_app(settings_with(rate_limit_per_recipient="2 per hour"))
+
+    @app.post("/unavailable")
+    @rate_limits.per_recipient("email")
+    def unavailable():
+        # Redis went away after the recipient's slot was taken: the enqueue fails, the answer is 503.
+        Redis(port=free_port()).ping()
+
+    client = app.test_client()
+    for _ in range(3):
+        assert submit_api(client, length=0).status_code == 422
+        assert submit_form(client, length="lots").status_code == 422
+        assert submit_api(client, Idempotency_Key="k" * 256).status_code == 400
+        assert client.post("/api/sequences", data='{"email": "ada@example.com"}', content_type="text/plain").status_code == 415
+        assert client.post("/unavailable", json={"email": "ada@example.com"}).status_code == 503
+    assert submit_api(client).status_code == 202
+    assert submit_form(client).status_code == 303
+    assert submit_api(client).status_code == 429
+    assert queue.count == 2
+
+
+def test_a_repeated_idempotency_key_gets_its_job_without_using_another_slot(settings_with, redis_conn, queue):
+    client = make_client(settings_with(rate_limit_per_recipient="2 per hour"))
+    first = submit_api(client, Idempotency_Key="order-1")
+    assert first.status_code == 202
+    for _ in range(3):
+        repeat = submit_api(client, Idempotency_Key="order-1")
+        assert (repeat.status_code, repeat.get_json()) == (202, first.get_json())
+    assert submit_api(client, Idempotency_Key="order-2").status_code == 202
+    assert submit_api(client, Idempotency_Key="order-3").status_code == 429
+    assert queue.count == 2
+
+
+# Five an hour; and the same bound second of two limits, so requests refused by it hold a slot of the first.
+@pytest.mark.parametrize("limit", ["5 per hour", "10 per minute;5 per hour"])
+def test_submissions_arriving_at_once_for_one_recipient_accept_exactly_the_limit(start_web, settings_with, redis_conn, queue, limit):
+    # As on Heroku: several processes (dynos x WEB_CONCURRENCY) answer at once.
+    address = start_web(settings_with(rate_limit_per_recipient=limit), WEB_CONCURRENCY="8").removeprefix("http://")
+    submissions, rounds = 30, 10
+
+    def submit(email, start):
+        # Connected first, so the requests reach gunicorn's processes together.
+        connection = http.client.HTTPConnection(address, timeout=20)
+        connection.connect()
+        start.wait(timeout=10)
+        connection.request("POST", "/api/sequences", json.dumps({"email": email, "length": 5}), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        connection.close()
+        return response.status, response.getheader("Retry-After")
+
+    with ThreadPoolExecutor(submissions) as pool:
+        for round_number in range(rounds):
+            start = threading.Barrier(submissions)
+            email = f"ada{round_number}@example.com"
+            answers = list(pool.map(lambda _, email=email, start=start: submit(email, start), range(submissions)))
+            assert Counter(status for status, _ in answers) == {202: 5, 429: 25}, f"round {round_number}"
+            # Until the window that refused it ends (with two limits, the minute's may refuse too).
+            assert all(1 <= int(retry_after) <= 3601 for status, retry_after in answers if status == 429)
+    assert queue.count == 5 * rounds
+
+
 def test_limits_apply_where_an_endpoint_declares_them(settings_with, redis_conn):
-    settings = settings_with(rate_limit_per_recipient="1 per hour")
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings})
+    app = make_app(settings_with(rate_limit_per_recipient="1 per hour"))
 
     @app.post("/notify")
     @rate_limits.per_recipient("to")
@@ -152,9 +225,8 @@ def test_a_malformed_rate_is_a_clear_configuration_error(settings_with, redis_co
 
 def test_a_limiter_failure_never_turns_an_accepted_submission_into_an_error(settings_with, redis_conn, queue):
     # A Redis user that may touch RQ's keys but not the limiter's: every
-    # limiter call fails, the enqueue works. The per-recipient count runs after
-    # the job is enqueued; failing the response then would make the client
-    # retry and get a second email.
+    # limiter call fails, the enqueue works. The limits are not enforced then,
+    # rather than refusing everything while Redis itself answers.
     redis_conn.acl_setuser("rq-only", enabled=True, passwords=["+rq-only-pw"], keys=["rq:*"], commands=["+@all"])
     try:
         host, port = redis_conn.connection_pool.connection_kwargs["host"], redis_conn.connection_pool.connection_kwargs["port"]
@@ -165,6 +237,29 @@ def test_a_limiter_failure_never_turns_an_accepted_submission_into_an_error(sett
         assert not [key for key in redis_conn.keys("fibtastic-limits*")]
     finally:
         redis_conn.acl_deluser("rq-only")
+
+
+@pytest.mark.parametrize("status", [202, 422])
+def test_a_slot_that_cannot_be_given_back_leaves_the_answer_as_it_was(settings_with, caplog, status):
+    server = RedisServer().start()
+    try:
+        app = make_app(settings_with(redis_url=server.url))
+
+        @app.post("/notify")
+        @rate_limits.per_recipient("to")
+        def notify():
+            # The slot is taken; then Redis goes away, and giving it back fails.
+            # The answer stands: after an enqueue, an error would make the
+            # client retry and get a second email.
+            server.stop()
+            if status == 202:
+                rate_limits.give_back_recipient_slot()  # a repeat of an accepted Idempotency-Key
+            return "", status
+
+        assert app.test_client().post("/notify", json={"to": "ada@example.com"}).status_code == status
+        assert "could not give back a recipient's rate limit slot" in caplog.text
+    finally:
+        server.stop()
 
 
 def test_a_redis_outage_is_logged_as_one_line_without_a_traceback():

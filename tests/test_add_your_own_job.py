@@ -68,18 +68,21 @@ def readme_job(tmp_path):
             del sys.modules[name]
 
 
+def app_with_readme_view(view_code: str, settings, csrf: bool = False):
+    """Step 2: the view, on a blueprint of its own (the README puts it on pages')."""
+    bp = Blueprint("readme", __name__)
+    exec(compile(view_code, "README.md (web/pages.py)", "exec"), {"bp": bp, "__name__": "readme_view"})  # noqa: S102 - the README's own code
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": csrf, "FIBTASTIC_SETTINGS": settings})
+    app.register_blueprint(bp)
+    return app
+
+
 def test_a_job_added_as_the_readme_says_runs_once_through_a_killed_work_horse(
     settings_with, stalling_sink, redis_conn, queue, tmp_path, readme_job
 ):
     module, view_code, import_root = readme_job
     settings = settings_with(smtp_url=stalling_sink.url, retry_intervals=(1,), mail_timeout=60)
-
-    # Step 2: the view, on a blueprint of its own (the README puts it on pages').
-    bp = Blueprint("readme", __name__)
-    exec(compile(view_code, "README.md (web/pages.py)", "exec"), {"bp": bp, "__name__": "readme_view"})  # noqa: S102 - the README's own code
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "FIBTASTIC_SETTINGS": settings})
-    app.register_blueprint(bp)
-    client = app.test_client()
+    client = app_with_readme_view(view_code, settings).test_client()
 
     response = client.post("/welcome", data={"email": "newcomer@example.com", "name": "Ada"})
     assert response.status_code == 303
@@ -119,3 +122,20 @@ def test_a_job_added_as_the_readme_says_runs_once_through_a_killed_work_horse(
     assert status["display"] == [] and "length" not in status
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert "<h1>Your welcome email</h1>" in page
+
+
+def test_its_form_sent_with_an_expired_token_gets_a_page_saying_so_that_links_back_to_it(settings, redis_conn, queue, readme_job):
+    _, view_code, _ = readme_job
+    client = app_with_readme_view(view_code, settings, csrf=True).test_client()
+    form = {"email": "newcomer@example.com", "name": "Ada"}  # no csrf_token: as after the session ended
+
+    answer = client.post("/welcome", data=form, headers={"Referer": "http://localhost/signup?step=2"})
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert "The form expired" in page and '<a href="http://localhost/signup?step=2">Back to the form</a>' in page
+    assert 'id="sequence-form"' not in page and "Fibonacci" not in page  # not the example's form
+    # A link back only to this site: a Referer elsewhere (or none) links to the start.
+    for headers in ({"Referer": "https://elsewhere.example/signup"}, {}):
+        page = client.post("/welcome", data=form, headers=headers).get_data(as_text=True)
+        assert "elsewhere.example" not in page and '<a href="/">Back to the start</a>' in page
+    assert queue.count == 0

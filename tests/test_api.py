@@ -31,7 +31,8 @@ def test_job_status_fields(client):
 def test_unknown_job_is_a_json_404(client):
     response = client.get("/api/jobs/does-not-exist")
     assert response.status_code == 404
-    assert response.get_json() == {"errors": {"job_id": "No job with this id (finished jobs are kept for a day)."}}
+    message = "No job with this id (finished jobs are kept for an hour, failed ones for 3 days)."
+    assert response.get_json() == {"errors": {"job_id": message}}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from rq.job import Job
 
-from jobs.core.at_most_once import AnotherRunIsRunning, claim_key, done_key, owner, release, release_dead_run
+from jobs.core.at_most_once import AnotherRunIsRunning, claim_key, is_done, mark_done, owner, release, release_dead_run
 from jobs.core.enqueue_policy import enqueue
 from tests.support import guarded_jobs
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for
@@ -57,7 +57,7 @@ def test_a_rerun_of_a_done_job_skips_the_side_effect(settings, redis_conn, queue
     job = enqueue(queue, settings, guarded_jobs.count, COUNTER)
     run_worker_burst(settings, tmp_path)
     assert fetch(job.id, redis_conn).return_value() == {"count": 1}
-    assert redis_conn.exists(done_key(job.id))
+    assert is_done(redis_conn, job.id)
 
     queue.enqueue_job(fetch(job.id, redis_conn))  # its id pushed again, as a redelivery would
     run_worker_burst(settings, tmp_path)
@@ -65,6 +65,24 @@ def test_a_rerun_of_a_done_job_skips_the_side_effect(settings, redis_conn, queue
     assert rerun.get_status() == "finished"
     assert rerun.return_value() == {"already_done": True}
     assert int(redis_conn.get(COUNTER)) == 1
+
+
+def test_the_done_marker_lives_and_dies_with_its_job(settings, redis_conn, queue, tmp_path):
+    job = enqueue(queue, settings, guarded_jobs.count, COUNTER)
+    run_worker_burst(settings, tmp_path)
+    stored = fetch(job.id, redis_conn)
+    # RQ writes its own fields of the job's hash, never the hash whole.
+    stored.meta["note"] = "saved again"
+    stored.save()
+    stored.save_meta()
+    stored.set_status("finished")
+    assert is_done(redis_conn, job.id)
+
+    stored.delete()
+    assert not is_done(redis_conn, job.id)
+    # A run recording its side effect after its job was deleted leaves no hash behind.
+    assert not mark_done(redis_conn, job.id, "too late")
+    assert not redis_conn.exists(job.key)
 
 
 def test_a_failed_side_effect_releases_the_claim_and_is_retried(settings_with, redis_conn, queue, tmp_path):
@@ -78,7 +96,7 @@ def test_a_failed_side_effect_releases_the_claim_and_is_retried(settings_with, r
     assert stored.meta["attempts"] == 2
     assert stored.meta["error"] == "an unexpected error occurred (RuntimeError)"
     assert AnotherRunIsRunning.__name__ not in output
-    assert not redis_conn.exists(claim_key(job.id)) and not redis_conn.exists(done_key(job.id))
+    assert not redis_conn.exists(claim_key(job.id)) and not is_done(redis_conn, job.id)
 
 
 @pytest.mark.slow

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import logging
+import urllib.request
 from pathlib import Path
 
 import pytest
 import rq_dashboard
+from flask import Flask
 from rq.job import Job
 
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import environment_for, python_process
+from tests.support.processes import environment_for, free_port, python_process, wait_for
+from tests.support.procfile import start_process_type
 from tests.support.slow_smtp import StallingSmtpSink
 from web import create_app
 
@@ -196,7 +200,9 @@ def test_its_posts_need_a_same_origin_request(dashboard_client, queue):
 
 
 def test_it_reads_heroku_redis_over_tls_with_a_self_signed_certificate(tls_redis_server, settings_with):
-    settings = settings_with(redis_url=tls_redis_server.url, rq_dashboard_username=USER, rq_dashboard_password=PASSWORD)
+    settings = settings_with(
+        redis_url=tls_redis_server.url, redis_verify_certificate=False, rq_dashboard_username=USER, rq_dashboard_password=PASSWORD
+    )
     client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings}).test_client()
     job_id = enqueue(client)
     queues = client.get("/rq/0/data/queues.json", headers=GOOD).get_json()["queues"]
@@ -218,3 +224,58 @@ def test_half_the_credentials_boots_with_the_dashboard_off_and_says_what_to_set(
     [line] = [record.getMessage() for record in caplog.records if record.name == "web.dashboard"]
     assert f"set {missing} too" in line
     assert PASSWORD not in line
+
+
+@pytest.mark.slow
+def test_browsing_it_adds_no_connection_beyond_one_per_gunicorn_process(dashboard_settings, mini_redis, tmp_path):
+    """heroku-redis:mini takes 20 connections, shared by every dyno: the dashboard uses the app's pool."""
+    port, processes = free_port(), 2
+    settings = dataclasses.replace(dashboard_settings, redis_url=mini_redis.url, redis_verify_certificate=False)
+    env = environment_for(
+        settings, PORT=str(port), WEB_CONCURRENCY=str(processes), RQ_DASHBOARD_USERNAME=USER, RQ_DASHBOARD_PASSWORD=PASSWORD
+    )
+    web = start_process_type("web", env, tmp_path / "web.log")
+    base = f"http://127.0.0.1:{port}"
+    counter = mini_redis.client()
+
+    def get(path: str, headers: dict) -> bytes:
+        return urllib.request.urlopen(urllib.request.Request(base + path, headers=headers), timeout=5).read()
+
+    def connections_but_ours() -> int:
+        ours = counter.client_id()
+        return len([client for client in counter.client_list() if int(client["id"]) != ours])
+
+    try:
+        wait_for(lambda: get("/healthz", {}), timeout=30, what="gunicorn")
+        submission = json.dumps({"email": ADDRESS, "length": 5}).encode()
+        request = urllib.request.Request(base + "/api/sequences", data=submission, headers={"Content-Type": "application/json"})
+        job_id = json.load(urllib.request.urlopen(request, timeout=5))["job_id"]
+        counts = []
+        for _ in range(5):
+            for path in dashboard_paths(job_id):
+                get(path, GOOD)
+                counts.append(connections_but_ours())
+        assert max(counts) <= processes, counts
+    finally:
+        counter.close()
+        web.stop()
+
+
+def test_rq_dashboard_still_builds_a_redis_client_per_request():
+    """When this fails, rq-dashboard reuses its client: web/dashboard.py's SharedRedisFlask can go."""
+    plain = Flask(__name__)
+    plain.config["RQ_DASHBOARD_REDIS_URL"] = ["redis://127.0.0.1:6379/0"]  # never connected to
+    rq_dashboard.web.setup_rq_connection(plain)
+    plain.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
+    built = []
+    for _ in range(2):
+        with plain.test_request_context("/rq/0/data/queues.json"):
+            plain.preprocess_request()  # the blueprint's before_request hooks, as for a real request
+            built.append(plain.redis_conn)
+    assert built[0] is not built[1]
+
+
+def test_its_views_read_redis_through_the_apps_client(dashboard_client):
+    app = dashboard_client.application
+    assert dashboard_client.get("/rq/0/data/queues.json", headers=GOOD).status_code == 200
+    assert app.redis_conn is app.extensions["fibtastic"]["redis"]

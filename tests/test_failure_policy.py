@@ -1,20 +1,29 @@
 """Each way sending can fail, through the real worker (``--burst``): transient
 failures are retried (RETRY_INTERVALS) then fail with the reason, permanent
 ones fail at once; the reason is on the status page and with the job in RQ's
-failed-job registry."""
+failed-job registry. The reason names the kind of failure; the provider's
+own words, its host and the address stay in the worker's log (masked)."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 
-from jobs.core.at_most_once import claim_key, done_key, owner, release_dead_run
+from jobs.core.at_most_once import claim_key, mark_done, owner, release_dead_run
+from jobs.core.privacy import mask_emails_in
 from jobs.tasks import enqueue_fibonacci_email
+from tests.support.processes import free_port
 from tests.support.slow_smtp import StallingSmtpSink
 from tests.test_worker import fetch, run_worker_burst
 
 RETRIES = (0, 0)  # two retries, at once: attempts = 3 for a transient failure
+# What users see for each kind of failure (jobs/core/mail/__init__.py).
+REFUSED_ADDRESS = "the address was refused"
+MISCONFIGURED = "the mail service is not configured correctly; it has been reported"
+BUSY = "the mail service could not take the email just now"
+UNREACHABLE = "the mail service could not be reached"
 
 
 def assert_failed(job, redis_conn, queue, client, attempts: int, reason: str) -> None:
@@ -28,15 +37,44 @@ def assert_failed(job, redis_conn, queue, client, attempts: int, reason: str) ->
     assert "Traceback" not in page
 
 
+def assert_details_only_in_the_log(job, client, log: str, *details: str) -> None:
+    """Anyone with the job's link sees the status page and API: none of ``details`` (the provider's words,
+    its host, the address, masked or not) is there. The worker's log has each, addresses masked."""
+    shown = json.dumps(client.get(f"/api/jobs/{job.id}").get_json()) + client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    for detail in details:
+        assert detail not in shown and mask_emails_in(detail) not in shown
+        assert mask_emails_in(detail) in log, detail
+        if "@" in detail:
+            assert detail not in log
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 413])
 def test_sendgrid_client_errors_fail_at_once(settings_with, sendgrid_stub, redis_conn, queue, client, tmp_path, status):
     sendgrid_stub.fail_with(status, "The from address does not match a verified Sender Identity.", "from")
     settings = settings_with(sendgrid_api_key=sendgrid_stub.api_key, sendgrid_api_host=sendgrid_stub.host, retry_intervals=RETRIES)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
-    run_worker_burst(settings, tmp_path)
-    reason = f"SendGrid answered {status}: from: The from address does not match a verified Sender Identity."
-    assert_failed(job, redis_conn, queue, client, attempts=1, reason=reason)
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=1, reason=MISCONFIGURED)
+    detail = f"SendGrid answered {status}: from: The from address does not match a verified Sender Identity."
+    assert_details_only_in_the_log(job, client, log, detail)
     assert len(sendgrid_stub.requests) == 1
+
+
+def test_sendgrid_refusing_the_api_key_says_the_service_is_misconfigured(settings_with, sendgrid_stub, redis_conn, queue, client, tmp_path):
+    settings = settings_with(sendgrid_api_key="SG.revoked", sendgrid_api_host=sendgrid_stub.host, retry_intervals=RETRIES)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=1, reason=MISCONFIGURED)
+    assert_details_only_in_the_log(job, client, log, "SendGrid answered 401", "The provided authorization grant is invalid")
+
+
+def test_sendgrid_refusing_the_address_says_so_without_its_words(settings_with, sendgrid_stub, redis_conn, queue, client, tmp_path):
+    sendgrid_stub.fail_with(400, "Does not contain a valid address.", "personalizations.0.to.0.email")
+    settings = settings_with(sendgrid_api_key=sendgrid_stub.api_key, sendgrid_api_host=sendgrid_stub.host, retry_intervals=RETRIES)
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=1, reason=REFUSED_ADDRESS)
+    assert_details_only_in_the_log(job, client, log, "SendGrid answered 400", "Does not contain a valid address.")
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -44,8 +82,9 @@ def test_sendgrid_throttling_and_server_errors_are_retried(settings_with, sendgr
     sendgrid_stub.fail_with(status, "try again later")
     settings = settings_with(sendgrid_api_key=sendgrid_stub.api_key, sendgrid_api_host=sendgrid_stub.host, retry_intervals=RETRIES)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
-    run_worker_burst(settings, tmp_path)
-    assert_failed(job, redis_conn, queue, client, attempts=3, reason=f"SendGrid answered {status}: try again later")
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=3, reason=BUSY)
+    assert_details_only_in_the_log(job, client, log, f"SendGrid answered {status}: try again later")
     assert len(sendgrid_stub.requests) == 3
 
 
@@ -58,7 +97,7 @@ def test_sendgrid_timeout_is_retried(settings_with, sendgrid_stub, redis_conn, q
     run_worker_burst(settings, tmp_path)
     stored = fetch(job.id, redis_conn)
     assert stored.get_status() == "failed" and stored.meta["attempts"] == 2
-    assert stored.meta["error"].startswith("could not reach SendGrid")
+    assert stored.meta["error"] == UNREACHABLE
 
 
 @pytest.fixture
@@ -72,18 +111,21 @@ def test_smtp_invalid_recipient_fails_at_once(settings_with, rcpt_sink, redis_co
     rcpt_sink.rcpt_reply = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"
     settings = settings_with(smtp_url=rcpt_sink.url, retry_intervals=RETRIES)
     job = enqueue_fibonacci_email(queue, settings, "nobody@example.com", 5)
-    run_worker_burst(settings, tmp_path)
-    reason = "the mail server refused the recipient: 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"
-    assert_failed(job, redis_conn, queue, client, attempts=1, reason=reason)
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=1, reason=REFUSED_ADDRESS)
+    # The server's reply would tell anyone with the link whether the mailbox exists, and repeats the address.
+    detail = "the mail server refused the recipient: 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"
+    assert_details_only_in_the_log(job, client, log, detail, "nobody@example.com")
 
 
 def test_smtp_recipient_deferred_is_retried(settings_with, rcpt_sink, redis_conn, queue, client, tmp_path):
     rcpt_sink.rcpt_reply = "450 4.2.0 <ada@example.com>: Recipient address rejected: Greylisted"
     settings = settings_with(smtp_url=rcpt_sink.url, retry_intervals=RETRIES)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
-    run_worker_burst(settings, tmp_path)
-    reason = "the mail server refused the recipient: 4.2.0 <ada@example.com>: Recipient address rejected: Greylisted"
-    assert_failed(job, redis_conn, queue, client, attempts=3, reason=reason)
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=3, reason=BUSY)
+    detail = "the mail server refused the recipient: 4.2.0 <ada@example.com>: Recipient address rejected: Greylisted"
+    assert_details_only_in_the_log(job, client, log, detail)
 
 
 def test_smtp_timeout_is_retried(settings_with, redis_conn, queue, client, tmp_path):
@@ -95,7 +137,16 @@ def test_smtp_timeout_is_retried(settings_with, redis_conn, queue, client, tmp_p
         run_worker_burst(settings, tmp_path)
     stored = fetch(job.id, redis_conn)
     assert stored.get_status() == "failed" and stored.meta["attempts"] == 2
-    assert stored.meta["error"].endswith("timed out")
+    assert stored.meta["error"] == UNREACHABLE
+
+
+def test_an_unreachable_mail_server_is_named_only_in_the_log(settings_with, redis_conn, queue, client, tmp_path):
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    settings = settings_with(smtp_url=f"smtp://{address}", retry_intervals=(0,))
+    job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 5)
+    log = run_worker_burst(settings, tmp_path)
+    assert_failed(job, redis_conn, queue, client, attempts=2, reason=UNREACHABLE)
+    assert_details_only_in_the_log(job, client, log, f"could not reach the mail server at {address}", "Connection refused")
 
 
 def test_retry_intervals_are_the_configured_ones(settings_with, queue):
@@ -116,7 +167,7 @@ def test_a_second_run_of_a_job_while_the_first_is_sending_does_not_send(settings
     assert stored.meta["error"] == "another attempt of this job is still running; it will be checked again"
 
     # The other run sent it: a retry finds the marker and sends nothing.
-    redis_conn.set(done_key(job.id), "sent by the other run")
+    mark_done(redis_conn, job.id, "sent by the other run")
     redis_conn.delete(claim_key(job.id))
     queue.failed_job_registry.requeue(job.id)
     run_worker_burst(settings, tmp_path)

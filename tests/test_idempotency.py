@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import environment_for, free_port, wait_for
-from tests.support.procfile import start_process_type
 from web import idempotency
 
 ROUNDS = 25
@@ -22,16 +20,8 @@ PAYLOAD = {"email": "ada@example.com", "length": 10}
 
 
 @pytest.fixture
-def gunicorn(settings, redis_conn, tmp_path):
-    """The Procfile's web process alone: jobs stay in the queue, where they can be counted."""
-    port = free_port()
-    web = start_process_type("web", environment_for(settings, PORT=str(port), WEB_CONCURRENCY="4"), tmp_path / "web.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: urllib.request.urlopen(base + "/healthz", timeout=1).status == 200, timeout=30, what="gunicorn")
-        yield base
-    finally:
-        web.stop()
+def gunicorn(start_web, settings, redis_conn):
+    return start_web(settings, WEB_CONCURRENCY="4")
 
 
 def post(base: str, key: str) -> tuple[int, dict, dict]:
@@ -83,6 +73,7 @@ def test_a_request_that_loses_the_race_answers_with_the_winners_job(client, queu
         return enqueue_fibonacci_email(queue, settings, PAYLOAD["email"], PAYLOAD["length"], **options)
 
     with client.application.test_request_context():
-        job = idempotency.enqueue_once(job_id, enqueue_after_another_request)
+        job, new = idempotency.enqueue_once(job_id, enqueue_after_another_request)
+    assert not new
     assert job.id == created[0].id == job_id
     assert queue.job_ids == [job_id]

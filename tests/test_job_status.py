@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rq.job import Job
 
-from jobs.core.enqueue_policy import enqueue
+from jobs.core.enqueue_policy import enqueue, failure_reason
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support import guarded_jobs
 
@@ -53,3 +53,21 @@ def test_a_final_status_is_marked_for_the_page_script(client, settings, queue):
     job.set_status("failed")
     page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
     assert 'data-final="true"' in page and 'Status: <strong id="job-status">Failed</strong>' in page
+
+
+class SoldOut(Exception):
+    """What a fork's own job might raise: README "Add your own job"."""
+
+    permanent = True
+    user_message = "that item is sold out"
+
+
+class Unworded(Exception):
+    permanent = True
+
+
+def test_an_exception_says_what_users_see_with_user_message_never_with_its_text(settings, queue):
+    job = enqueue(queue, settings, guarded_jobs.count, "test:counter")
+    assert failure_reason(job, SoldOut, SoldOut("supplier api.example:443 answered 410 for ada@example.com")) == "that item is sold out"
+    # Without one, its text (hosts, addresses, a provider's reply) is not shown either.
+    assert failure_reason(job, Unworded, Unworded("db.internal:5432 refused ada@example.com")) == "an unexpected error occurred (Unworded)"

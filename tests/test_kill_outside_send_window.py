@@ -11,7 +11,7 @@ import threading
 import pytest
 from rq.job import Job
 
-from jobs.core.at_most_once import done_key
+from jobs.core.at_most_once import is_done
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.processes import environment_for, kill_tree_when, python_process, wait_for
 from tests.support.send_window import sending_unrecorded
@@ -60,7 +60,7 @@ def test_a_kill_asked_for_inside_the_send_window_waits_until_the_send_is_recorde
         killer.start()
         assert deferred.wait(30), "the kill should have been held back"
         assert doomed.popen.poll() is None
-        assert not redis_conn.exists(done_key(job.id))
+        assert not is_done(redis_conn, job.id)
         holding_sink.release.set()  # the 250 goes out; the job records the send; now the kill may land
         killer.join(30)
         assert killed and doomed.pid in killed
@@ -68,7 +68,7 @@ def test_a_kill_asked_for_inside_the_send_window_waits_until_the_send_is_recorde
     finally:
         holding_sink.release.set()
         doomed.stop()
-    assert redis_conn.exists(done_key(job.id))
+    assert is_done(redis_conn, job.id)
 
     replacement = python_process(["-m", "worker"], env, tmp_path / "replacement.log")
     try:

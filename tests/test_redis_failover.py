@@ -72,3 +72,10 @@ def test_the_form_answers_503_with_retry_after(failover_client, replica):
     page = response.get_data(as_text=True)
     assert "Please try again in a few seconds" in page and "Traceback" not in page and "READONLY" not in page
     assert stored_keys(replica) == []
+
+
+def test_healthz_answers_503_while_writes_are_refused(failover_client):
+    # Its probe is a write (web/health.py): submissions answer 503 now, so does /healthz.
+    response = failover_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"redis": "unreachable", "queue": "default"}

@@ -13,7 +13,7 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.processes import PROJECT_ROOT, environment_for, python_process
 from web import create_app
@@ -100,11 +100,12 @@ def test_web_worker_and_rq_connect_to_rediss_with_a_self_signed_certificate(tls_
     with pytest.raises(redis.exceptions.ConnectionError, match="certificate verify failed"):
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
 
-    settings = settings_with(redis_url=url, smtp_url=smtp_sink.url)
+    # As on Heroku, where REDIS_VERIFY_CERTIFICATE is off unless set.
+    settings = settings_with(redis_url=url, smtp_url=smtp_sink.url, redis_verify_certificate=False)
     client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings}).test_client()
     assert client.get("/healthz").get_json()["redis"] == "ok"
 
-    queue = get_queue(connect_redis(url), settings)
+    queue = get_queue(connect_redis(redis_client_url(settings)), settings)
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 3)
     worker = python_process(["-m", "worker", "--burst"], environment_for(settings), tmp_path / "worker.log")
     try:

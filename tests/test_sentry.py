@@ -115,6 +115,8 @@ def test_a_job_that_fails_for_good_is_one_event_not_one_per_attempt(settings_wit
     [event] = sentry.events
     assert_tagged(event, job_id=job.id, queue="default", function=FUNCTION, request_id="req-sentry-job-0002")
     assert event["environment"] == "ci"
+    # The provider's own words, which the status page leaves out, reach Sentry.
+    assert event["exception"]["values"][-1]["value"] == "SendGrid answered 503: try later"
     assert_nothing_private(sentry, settings)
 
 

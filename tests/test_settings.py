@@ -1,6 +1,8 @@
 import pytest
 
 from jobs.core.settings import ConfigurationError, load_settings
+from tests.support.processes import environment_for, free_port
+from tests.support.procfile import start_process_type
 
 LONG_SECRET = "x" * 40
 
@@ -57,6 +59,12 @@ def test_malformed_numbers_are_reported_by_name(name, value):
         load_settings({name: value})
 
 
+@pytest.mark.parametrize(("name", "value"), [("REDIS_VERIFY_CERTIFICATE", "sometimes"), ("LOG_LEVEL", "verbose")])
+def test_other_malformed_settings_are_reported_by_name(name, value):
+    with pytest.raises(ConfigurationError, match=f"{name} must be .*, not '{value}'"):
+        load_settings({name: value})
+
+
 def test_heroku_refuses_to_start_without_secret_sender_or_key():
     settings = load_settings({"DYNO": "web.1"})
     assert settings.on_heroku
@@ -100,3 +108,46 @@ def test_sentry_settings_come_from_the_environment_and_heroku_dyno_metadata():
 def test_a_traces_sample_rate_outside_0_to_1_is_refused(value):
     with pytest.raises(ConfigurationError, match="SENTRY_TRACES_SAMPLE_RATE"):
         load_settings({"SENTRY_TRACES_SAMPLE_RATE": value})
+
+
+def test_redis_certificates_are_verified_except_on_heroku_unless_said_otherwise():
+    assert load_settings({}).redis_verify_certificate is True
+    assert load_settings({"DYNO": "web.1"}).redis_verify_certificate is False  # Key-Value Store's is self-signed
+    assert load_settings({"DYNO": "web.1", "REDIS_VERIFY_CERTIFICATE": "on"}).redis_verify_certificate is True
+    assert load_settings({"REDIS_VERIFY_CERTIFICATE": "Off"}).redis_verify_certificate is False
+
+
+def test_a_log_level_is_one_of_logging_s_names_in_any_case():
+    assert load_settings({}).log_level == "INFO"
+    assert load_settings({"LOG_LEVEL": "warning"}).log_level == "WARNING"
+
+
+@pytest.mark.parametrize("process_type", ["web", "worker"])
+def test_a_bad_setting_stops_the_procfile_s_processes_with_one_line_that_names_it(settings, tmp_path, process_type):
+    env = environment_for(settings, LOG_LEVEL="verbose", PORT=str(free_port()))
+    process = start_process_type(process_type, env, tmp_path / f"{process_type}.log")
+    try:
+        returncode = process.wait(30)
+    finally:
+        process.stop()
+    output = process.output()
+    assert returncode != 0, output
+    assert "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'verbose'" in output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("environ", "environment"),
+    [
+        ({}, "development"),
+        ({"DYNO": "web.1"}, "production"),
+        ({"DYNO": "web.1", "HEROKU_APP_NAME": "fib-pr-12", "HEROKU_BRANCH": "fix-typo", "HEROKU_PR_NUMBER": "12"}, "review"),
+        ({"DYNO": "web.1", "HEROKU_APP_NAME": "fib-fix-typo-x1y2z3", "HEROKU_BRANCH": "fix-typo"}, "review"),  # created by hand
+        ({"CI": "true", "HEROKU_TEST_RUN_ID": "4a1c", "HEROKU_TEST_RUN_BRANCH": "main"}, "ci"),  # Heroku CI
+        ({"CI": "true"}, "ci"),  # GitHub Actions and most others
+        ({"CI": "false"}, "development"),
+        ({"DYNO": "web.1", "HEROKU_PR_NUMBER": "12", "CI": "true", "SENTRY_ENVIRONMENT": "staging"}, "staging"),
+    ],
+)
+def test_sentry_hears_which_kind_of_app_reports(environ, environment):
+    assert load_settings(environ).environment == environment

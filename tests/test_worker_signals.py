@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from jobs.core.at_most_once import done_key
+from jobs.core.at_most_once import is_done
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
 from tests.support.processes import environment_for, kill_tree, python_process, wait_for
@@ -54,7 +54,7 @@ def test_sigterm_mid_job_stops_it_cleanly_and_a_new_worker_sends_exactly_one_ema
     assert interrupted.meta == {"error": "the worker was restarted while sending", "attempts": 1}
     assert interrupted.get_status() in ("scheduled", "queued")  # kept for its retry, not lost
     assert interrupted.retries_left == 1
-    assert not redis_conn.exists(done_key(job.id))
+    assert not is_done(redis_conn, job.id)
     # The interrupted conversation ends without a message: the stall finishes,
     # the client is gone, nothing is delivered.
     wait_for(lambda: stalling_sink.stalls_finished == 1, timeout=15, what="the stalled conversation to end")

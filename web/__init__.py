@@ -6,6 +6,7 @@ developing, ``flask --app web run --debug``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -15,10 +16,14 @@ from flask_wtf.csrf import CSRFProtect
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
+from jobs.core.redis_memory import warn_if_redis_evicts
 from jobs.core.settings import Settings, load_settings
+from web.dashboard import SharedRedisFlask
+
+log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 
@@ -40,7 +45,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         init_sentry(settings, [FlaskIntegration()])
 
-    app = Flask(__name__)
+    # Flask, with the dashboard reading Redis through the app's one connection pool (web/dashboard.py).
+    app = SharedRedisFlask(__name__)
     app.config.from_mapping(
         # Off Heroku a missing SECRET_KEY gets a random one per process: safe,
         # but sessions and CSRF tokens then end with the process. gunicorn's
@@ -61,7 +67,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # No automatic retries: redis-py would re-run an enqueue whose reply was
     # lost, pushing the job twice; the client retries on the 503 instead.
     # The rate limiter uses this connection pool too (web/rate_limits.py).
-    redis = connect_redis(settings.redis_url, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    redis = connect_redis(redis_client_url(settings), socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    # Once per boot, before any request (in gunicorn's master: preload_app), on a connection closed again
+    # before the workers fork. Redis down: nothing said, nothing waited for but the connect timeout.
+    with connect_redis(redis_client_url(settings), socket_timeout=2, retry=Retry(NoBackoff(), 0)) as boot_check:
+        warn_if_redis_evicts(boot_check, log)
     app.extensions["fibtastic"] = {"settings": settings, "redis": redis, "queue": get_queue(redis, settings)}
 
     from web import api, dashboard, errors, health, heroku_https, pages, rate_limits, request_id, security_headers

@@ -63,7 +63,9 @@ def create_sequence():
         return accepted(enqueue())
     if problem := idempotency.key_problem(key):
         return field_errors(400, idempotency_key=problem)
-    job = idempotency.enqueue_once(idempotency.job_id_for(key, form.email.data), enqueue)
+    job, new = idempotency.enqueue_once(idempotency.job_id_for(key, form.email.data), enqueue)
+    if not new:
+        rate_limits.give_back_recipient_slot()  # the first request with this key was counted
     return accepted(job)
 
 
@@ -71,5 +73,5 @@ def create_sequence():
 def job(job_id: str):
     found = find_job(job_id)
     if found is None:
-        return field_errors(404, job_id="No job with this id (finished jobs are kept for a day).")
+        return field_errors(404, job_id="No job with this id (finished jobs are kept for an hour, failed ones for 3 days).")
     return jsonify(status_fields(found))

@@ -6,8 +6,9 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from redis import Redis
 
-from jobs.core.connection import url_without_certificate_check
+from jobs.core.connection import redis_client_url
 from jobs.core.error_reporting import scrub
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import Settings
@@ -19,9 +20,29 @@ URL_PREFIX = "/rq"
 REALM = "FibTastic queue dashboard"
 
 
-def _authorised(settings: Settings) -> bool:
+class SharedRedisFlask(Flask):
+    """Flask, whose ``redis_conn``, the attribute rq-dashboard reads its Redis client from, is always the app's
+    own client (web/__init__.py), so the dashboard adds no connections to the plan's limit (mini: 20).
+
+    Workaround: rq-dashboard 0.9.0 builds a new client, with a pool of its own, on every request to a page
+    or JSON endpoint (``push_rq_connection``, since https://github.com/Parallels/rq-dashboard/pull/292) and
+    stores it here; each opens a connection that closes only when the garbage collector gets to it. It has
+    no setting to pass a client in. The clients it builds have not connected yet, so ignoring them opens
+    nothing. tests/test_dashboard.py says when rq-dashboard stops building them and this can go."""
+
+    @property
+    def redis_conn(self) -> Redis:
+        return self.extensions["fibtastic"]["redis"]
+
+    @redis_conn.setter
+    def redis_conn(self, built_by_rq_dashboard: Redis) -> None:
+        pass
+
+
+def has_dashboard_credentials(settings: Settings) -> bool:
+    """The request carries the dashboard's credentials (HTTP basic auth); never while the dashboard is off."""
     auth = request.authorization
-    if auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
+    if not settings.rq_dashboard_enabled or auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
         return False
     # Both, in constant time, always: timing tells nothing.
     user_ok = hmac.compare_digest(auth.username.encode(), (settings.rq_dashboard_username or "").encode())
@@ -69,7 +90,7 @@ def init_dashboard(app: Flask, settings: Settings) -> None:
         return
     import rq_dashboard
 
-    app.config["RQ_DASHBOARD_REDIS_URL"] = [url_without_certificate_check(settings.redis_url)]
+    app.config["RQ_DASHBOARD_REDIS_URL"] = [redis_client_url(settings)]
     # Show RQ's description (addresses masked, jobs/tasks.py), not the raw arguments.
     app.config["RQ_DASHBOARD_SHOW_FULL_ARGS"] = False
     rq_dashboard.web.setup_rq_connection(app)
@@ -78,7 +99,7 @@ def init_dashboard(app: Flask, settings: Settings) -> None:
     def require_dashboard_credentials() -> Response | None:
         if not _is_dashboard_path():
             return None
-        if not _authorised(settings):
+        if not has_dashboard_credentials(settings):
             return Response(
                 "Authentication required.\n",
                 401,

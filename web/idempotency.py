@@ -26,12 +26,12 @@ def job_id_for(key: str, recipient: str) -> str:
     return f"idem-{digest[:40]}"
 
 
-def enqueue_once(job_id: str, enqueue: Callable[..., Job]) -> Job:
-    """A new job from ``enqueue(job_id=..., unique=True)``, or the one an earlier request created with ``job_id``.
-    Enqueueing first costs a repeat nothing extra, and a new request no lookup."""
+def enqueue_once(job_id: str, enqueue: Callable[..., Job]) -> tuple[Job, bool]:
+    """A new job from ``enqueue(job_id=..., unique=True)``, or the one an earlier request created with ``job_id``;
+    and whether it is new. Enqueueing first costs a repeat nothing extra, and a new request no lookup."""
     try:
-        return enqueue(job_id=job_id, unique=True)
+        return enqueue(job_id=job_id, unique=True), True
     except DuplicateJobError:
         if (earlier := find_job(job_id)) is None:  # existed a moment ago: gone at once is a bug, not a race
             raise
-        return earlier
+        return earlier, False

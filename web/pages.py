@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from jobs.tasks import enqueue_fibonacci_email
-from web import app_resources, rate_limits
+from web import app_resources, errors, rate_limits
 from web.forms import SequenceForm
 from web.job_status import find_job, status_fields
 
@@ -15,7 +15,16 @@ def index():
     return render_template("index.html", form=SequenceForm(), maximum=app_resources.settings().max_sequence_length)
 
 
+def sequence_form_again(message: str) -> str:
+    """After a refused CSRF token: the form as submitted, checked, with ``message`` above it."""
+    form = SequenceForm(formdata=request.form)  # form fields only, as in create_sequence
+    form.validate()
+    form.form_errors.append(message)
+    return render_template("index.html", form=form, maximum=app_resources.settings().max_sequence_length)
+
+
 @bp.post("/sequences")
+@errors.shows_form_again(sequence_form_again)
 @rate_limits.per_client_ip
 @rate_limits.per_recipient("email")
 def create_sequence():

@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.worker import BaseWorker, HerokuWorker
 
 from jobs.core.at_most_once import release_abandoned_claim, release_dead_run
-from jobs.core.connection import REDIS_DOWN, connect_redis, get_queue
+from jobs.core.connection import REDIS_DOWN, certificate_hint, connect_redis, get_queue, redis_client_url
 from jobs.core.error_reporting import init_sentry
 from jobs.core.logging_setup import configure_logging
 from jobs.core.settings import ConfigurationError, Settings, load_settings
@@ -56,7 +56,7 @@ class FibTasticWorker(JobContextMixin, HerokuWorker):
 
 
 def build_worker(settings: Settings, worker_class: type[BaseWorker] = FibTasticWorker, name: str | None = None) -> BaseWorker:
-    connection = connect_redis(settings.redis_url)
+    connection = connect_redis(redis_client_url(settings))
     worker = worker_class(
         [get_queue(connection, settings)],
         name=name,
@@ -90,7 +90,7 @@ def run_pool(settings: Settings, burst: bool) -> None:
         # without this wait the pool would start another every second, each with a traceback.
         return build_worker(settings, InProcessHerokuWorker, name=name) if wait_for_redis(settings) else None
 
-    connection = connect_redis(settings.redis_url)
+    connection = connect_redis(redis_client_url(settings))
     pool = FibTasticWorkerPool(make_worker, settings.worker_concurrency, queues=[get_queue(connection, settings)], connection=connection)
     pool.start(burst=burst, logging_level=settings.log_level)
 
@@ -99,7 +99,7 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
     """Block until Redis answers (True) or SIGTERM/SIGINT asks to stop (False): a dyno restarted during a
     failover must not exit, or Heroku restarts it with growing cool-offs while the queue waits."""
     # Its own socket timeout: a server that never answers (a failover in progress) is a failed attempt.
-    connection = connect_redis(settings.redis_url, socket_timeout=5)
+    connection = connect_redis(redis_client_url(settings), socket_timeout=5)
     stop_requests: list[int] = []
     # The handler only records: raising from it could land anywhere, even where the old handlers go back.
     previous = {signum: signal.signal(signum, lambda signum, _frame: stop_requests.append(signum)) for signum in STOP_SIGNALS}
@@ -116,7 +116,7 @@ def wait_for_redis(settings: Settings, first_try_after: float = 0.0) -> bool:
                 connection.ping()
                 break
             except REDIS_DOWN as error:
-                log.warning("waiting for redis: next try in %g s (%s)", pause, error)
+                log.warning("waiting for redis: next try in %g s (%s)%s", pause, error, certificate_hint(error))
             delay, pause = pause, min(pause * 2, 10.0)
     finally:
         for signum, handler in previous.items():

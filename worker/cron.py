@@ -15,7 +15,7 @@ from redis import Redis
 from rq.cron import CronJob, CronScheduler
 from rq.exceptions import StopRequested
 
-from jobs.core.connection import REDIS_DOWN, connect_redis, get_queue
+from jobs.core.connection import REDIS_DOWN, connect_redis, get_queue, redis_client_url
 from jobs.core.enqueue_policy import enqueue
 from jobs.core.settings import Settings
 from jobs.schedule import PeriodicJob, periodic_jobs
@@ -78,7 +78,7 @@ class ClaimingCronScheduler(CronScheduler):
 
 def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
     """The child process: RQ's scheduler loop, started again after Redis failed."""
-    scheduler = ClaimingCronScheduler(connect_redis(settings.redis_url), settings)
+    scheduler = ClaimingCronScheduler(connect_redis(redis_client_url(settings)), settings)
     for job in jobs:
         scheduler.register(job.function, settings.queue_name, args=job.args, cron=job.cron, name=job.name)
     with suppress(StopRequested):  # during the pause, or a second signal while handling the first

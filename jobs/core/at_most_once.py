@@ -15,12 +15,15 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from jobs.core.connection import REDIS_DOWN
-from jobs.core.enqueue_policy import FAILURE_TTL
 
 log = logging.getLogger(__name__)
 
-# As long as a failed job, which can be requeued until then.
-DONE_MARKER_TTL = FAILURE_TTL
+# The done marker is a field of the job's own hash (rq:job:<id>), not a key of its own: it must outlive every
+# rerun of the job, and every rerun (a retry, an abandoned job retried, `rq requeue` of a failed job, its id
+# pushed twice) needs that hash, so the marker lives exactly as long as the job, whatever RQ's TTLs say, and
+# costs a field instead of a key. RQ writes its hash field by field (HSET in Job.save, save_meta,
+# prepare_for_execution, heartbeat, set_status) and deletes it only whole, with the job (Job.delete).
+DONE_FIELD = "fibtastic_done_at"
 # RQ kills a work-horse 60 s past its job's timeout (monitor_work_horse), so no run outlives this margin.
 CLAIM_MARGIN = 60
 # A job enqueued with job_timeout=-1 (no timeout) has no such bound.
@@ -28,6 +31,13 @@ CLAIM_TTL_WITHOUT_TIMEOUT = 24 * 60 * 60
 # Once the side effect took place, only the marker stops a rerun repeating it: keep trying through a
 # Redis restart or failover (about 40 s in all).
 DONE_MARKER_WRITE_RETRY = RedisRetry(ExponentialBackoff(cap=5, base=0.25), retries=12, supported_errors=REDIS_DOWN)
+
+# Records the side effect done only in a job that still exists: an HSET on a job deleted meanwhile would leave a
+# hash with nothing but the marker, and no TTL (RQ guards its heartbeat against the same, rq/rq#1450).
+_MARK_DONE = """
+if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end
+return -1
+"""
 
 # Deletes the claim only if it holds this worker name and, unless ARGV[2] is empty (the whole worker died), this pid.
 _RELEASE = """
@@ -40,15 +50,22 @@ return 0
 class AnotherRunIsRunning(RuntimeError):
     """Another run of this same job holds the claim; if that run fails or dies, a retry does the work."""
 
-    permanent = False
+    user_message = "another attempt of this job is still running; it will be checked again"
 
 
 def claim_key(job_id: str) -> str:
     return f"fibtastic:once:claim:{job_id}"
 
 
-def done_key(job_id: str) -> str:
-    return f"fibtastic:once:done:{job_id}"
+def is_done(connection: Redis, job_id: str) -> bool:
+    """Whether a run of ``job_id`` recorded its side effect done."""
+    return bool(connection.hexists(Job.key_for(job_id), DONE_FIELD))
+
+
+def mark_done(connection: Redis, job_id: str, done_at: str) -> bool:
+    """Record in the job ``job_id`` that its side effect took place at ``done_at``; False if there is no such job."""
+    script = connection.register_script(_MARK_DONE)
+    return script(keys=[Job.key_for(job_id)], args=[DONE_FIELD, done_at]) != -1
 
 
 def owner(worker_name: str, pid: int) -> str:
@@ -88,12 +105,12 @@ def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
         if job is None:  # outside a job (a test, a shell)
             return function(*args, **kwargs)
         connection = job.connection
-        if connection.exists(done_key(job.id)):
+        if is_done(connection, job.id):
             log.info("already done, not running again job_id=%s", job.id)
             return {"already_done": True}
         worker_name = job.worker_name or "-"
         if not connection.set(claim_key(job.id), owner(worker_name, os.getpid()), nx=True, ex=claim_ttl(job)):
-            raise AnotherRunIsRunning("another attempt of this job is still running; it will be checked again")
+            raise AnotherRunIsRunning(AnotherRunIsRunning.user_message)
         try:
             result = function(*args, **kwargs)
         except BaseException:
@@ -101,7 +118,7 @@ def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
             raise
         done_at = datetime.now(UTC).isoformat()
         DONE_MARKER_WRITE_RETRY.call_with_retry(
-            lambda: connection.set(done_key(job.id), done_at, ex=DONE_MARKER_TTL),
+            lambda: mark_done(connection, job.id, done_at),
             lambda error: log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job.id, error),
         )
         return result

@@ -1,5 +1,7 @@
 """The Redis connection and the RQ queue, shared by web, worker and CLI use."""
 
+import ssl
+
 import redis.exceptions
 from redis import Redis
 from rq import Queue
@@ -10,20 +12,31 @@ from jobs.core.settings import Settings
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
-def url_without_certificate_check(url: str) -> str:
-    """``url``, for ``rediss://`` with certificate verification off: Heroku Redis's certificate is
-    self-signed (https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python).
-    In the URL because rq-dashboard and RQ's ``rq`` command take only a URL."""
-    if not url.startswith("rediss://") or "ssl_cert_reqs=" in url:
+def redis_client_url(settings: Settings) -> str:
+    """REDIS_URL as every client takes it (redis-py, rq-dashboard, flask-limiter, RQ's ``rq``: some take only a
+    URL): a ``rediss://`` one with REDIS_VERIFY_CERTIFICATE off gets ``ssl_cert_reqs=none``, unless it says already."""
+    url = settings.redis_url
+    if settings.redis_verify_certificate or not url.startswith("rediss://") or "ssl_cert_reqs=" in url:
         return url
     return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
 
 
 def connect_redis(url: str, **overrides) -> Redis:
+    """A client for ``url`` as it is: for REDIS_URL, pass :func:`redis_client_url`."""
     # socket_connect_timeout: fail fast when Redis is down instead of hanging a web request.
     # health_check_interval: Heroku Redis closes idle connections; ping before reusing an old one.
     options = {"socket_connect_timeout": 2, "health_check_interval": 30, **overrides}
-    return Redis.from_url(url_without_certificate_check(url), **options)
+    return Redis.from_url(url, **options)
+
+
+def certificate_hint(error: BaseException) -> str:
+    """What to do about a Redis connection error that is a refused certificate (else nothing)."""
+    if not isinstance(error.__context__, ssl.SSLCertVerificationError):
+        return ""
+    return (
+        " (REDIS_URL's certificate was not accepted: if the provider's certificate is self-signed, as Heroku Key-Value"
+        " Store's is, set REDIS_VERIFY_CERTIFICATE=off; or give its CA with ?ssl_ca_certs=<file> in REDIS_URL)"
+    )
 
 
 class FibTasticQueue(Queue):

@@ -18,17 +18,28 @@ from jobs.core import log_context
 from jobs.core.presentation import presentation_of
 from jobs.core.settings import Settings
 
-# Finished jobs stay visible on their status page for a day, failed ones for a
-# week (RQ's default keeps finished jobs only 500 s).
-RESULT_TTL = 24 * 60 * 60
-FAILURE_TTL = 7 * 24 * 60 * 60
+# How long a job stays in Redis once it ends, and with it its status page, its Idempotency-Key and its
+# @at_most_once record; RQ's results stream (rq:results:<id>, about 4.7 KB even for one small entry) lives
+# exactly as long, since RQ 3.0 writes it on every success with the job's result_ttl and only result_ttl=0
+# (the job deleted at once) skips it. README "Capacity" has what the plans hold with these.
+# A finished job: an hour. Its page polls until the job ends, at most ~15 minutes through every retry, and
+# an hour after that the link still works; Redis then holds one hour of sent jobs, so mini holds 20,000 a
+# day with room for a busy hour (kept a day, jobs filled mini at under 3,000 a day).
+RESULT_TTL = 60 * 60
+# A failed job: 3 days, to be seen (Sentry, /healthz, failed_jobs list) and requeued after a weekend. Each
+# holds ~6.8 KB for that long, the cost of ~70 sent ones; a mail provider's outage fails every submission,
+# and `rq requeue` after it both sends them and frees the memory sooner.
+FAILURE_TTL = 3 * 24 * 60 * 60
 
 
 def failure_reason(job: Job, exc_type: type[BaseException], exc_value: BaseException | None) -> str:
-    """A reason for the status page: specific for known failures, vague for bugs.
-    The job's own wording (jobs/core/presentation.py) where it has some."""
-    if getattr(exc_value, "permanent", None) is not None:  # MailError, AnotherRunIsRunning, your own
-        return str(exc_value)
+    """A reason for the status page, which anyone with the job's link sees: an exception's own ``user_message``
+    (MailError's kinds, AnotherRunIsRunning, your own), the job's wording (jobs/core/presentation.py) for what
+    RQ ends a run with, else vague. Never ``str(exc)``: it may name hosts, addresses and the provider's reply,
+    which go to the logs (RQ logs every failure) and Sentry instead."""
+    user_message = getattr(exc_value, "user_message", None)
+    if isinstance(user_message, str) and user_message:
+        return user_message
     presentation = presentation_of(job)
     if issubclass(exc_type, AbandonedJobError):
         return presentation.abandoned

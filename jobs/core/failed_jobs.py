@@ -12,7 +12,7 @@ import sys
 
 from rq.job import Job
 
-from jobs.core.connection import connect_redis, get_queue
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.privacy import mask_emails_in
 from jobs.core.settings import load_settings
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     settings = load_settings()
-    registry = get_queue(connect_redis(settings.redis_url), settings).failed_job_registry
+    registry = get_queue(connect_redis(redis_client_url(settings)), settings).failed_job_registry
     if options.command == "list":
         job_ids = registry.get_job_ids()
         for job in Job.fetch_many(job_ids, connection=registry.connection):

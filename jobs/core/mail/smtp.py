@@ -8,7 +8,15 @@ import socket
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from jobs.core.mail import MailError, OutgoingEmail, PermanentMailError, TransientMailError
+from jobs.core.mail import (
+    MailError,
+    MailServiceMisconfigured,
+    MailServiceUnreachable,
+    OutgoingEmail,
+    PermanentMailError,
+    RecipientRefused,
+    TransientMailError,
+)
 from jobs.core.mail.compose import to_mime
 
 
@@ -38,7 +46,7 @@ class SmtpMailer:
                 client.starttls(context=self._tls_context())
                 client.ehlo()
             elif self.requires_starttls:
-                raise PermanentMailError(
+                raise MailServiceMisconfigured(
                     f"the mail server at {self.host}:{self.port} does not offer STARTTLS, so the SMTP_URL credentials "
                     "were not sent: use smtps:// or a server that offers STARTTLS (only a loopback host may go without)"
                 )
@@ -91,14 +99,17 @@ class SmtpMailer:
     def _mail_error(self, error: BaseException) -> MailError | None:
         if isinstance(error, smtplib.SMTPRecipientsRefused):
             code, reply = next(iter(error.recipients.values()))
-            return _classify(code, f"the mail server refused the recipient: {_text(reply)}")
+            return _classify(code, f"the mail server refused the recipient: {_text(reply)}", RecipientRefused)
         if isinstance(error, smtplib.SMTPResponseException):
-            return _classify(error.smtp_code, f"the mail server answered {error.smtp_code} {_text(error.smtp_error)}")
-        if isinstance(error, smtplib.SMTPNotSupportedError):
-            return PermanentMailError(f"the mail server cannot take this message: {error}")
+            # A refused sender (MAIL_FROM) or login (SMTP_URL) is ours to fix; any other refusal is of this email.
+            ours = isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPAuthenticationError)
+            reason = f"the mail server answered {error.smtp_code} {_text(error.smtp_error)}"
+            return _classify(error.smtp_code, reason, MailServiceMisconfigured if ours else PermanentMailError)
+        if isinstance(error, smtplib.SMTPNotSupportedError):  # no AUTH, or no SMTPUTF8 for an address that needs it
+            return MailServiceMisconfigured(f"the mail server cannot take this message: {error}")
         if isinstance(error, OSError | smtplib.SMTPException):  # refused, DNS, timeout, dropped connection
             reason = "timed out" if isinstance(error, socket.timeout) else str(error) or type(error).__name__
-            return TransientMailError(f"could not reach the mail server at {self.host}:{self.port}: {reason}")
+            return MailServiceUnreachable(f"could not reach the mail server at {self.host}:{self.port}: {reason}")
         return None
 
     def close(self) -> None:
@@ -125,6 +136,6 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def _classify(code: int, reason: str) -> TransientMailError | PermanentMailError:
+def _classify(code: int, reason: str, permanent: type[PermanentMailError] = PermanentMailError) -> MailError:
     # RFC 5321: 5xx are permanent, 4xx transient; any other code in an error may pass too.
-    return PermanentMailError(reason) if 500 <= code < 600 else TransientMailError(reason)
+    return permanent(reason) if 500 <= code < 600 else TransientMailError(reason)
