@@ -46,7 +46,7 @@ $(CELERY_VENV)/.installed: requirements.txt bench/requirements.txt
 	$(CELERY_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
 	@touch $@
 
-bench: $(INSTALLED) $(CELERY_VENV)/.installed ## Run the benchmarks (~10 min on 2 cores); table also in bench/results/latest.md
+bench: $(INSTALLED) $(CELERY_VENV)/.installed ## Run the benchmarks (~6 min on 2 cores); tables also in bench/results/latest.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches
