@@ -37,7 +37,7 @@ format: $(INSTALLED) ## Reformat the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Celery (the peer in the CPU benchmark) gets its own virtualenv: it pins an
+# Celery (the worker's peer in `make bench`) gets its own virtualenv: it pins an
 # older python-dateutil than requirements.txt, and .venv must stay what deploys.
 CELERY_VENV := .venv-celery
 $(CELERY_VENV)/.installed: requirements.txt bench/requirements.txt
@@ -46,7 +46,7 @@ $(CELERY_VENV)/.installed: requirements.txt bench/requirements.txt
 	$(CELERY_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
 	@touch $@
 
-bench: $(INSTALLED) $(CELERY_VENV)/.installed ## Run the benchmarks (~10 min on 2 cores); table also in bench/results/latest.md
+bench: $(INSTALLED) $(CELERY_VENV)/.installed ## Run the benchmarks (~6 min on 2 cores); tables also in bench/results/latest.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches

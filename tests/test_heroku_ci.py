@@ -3,12 +3,12 @@
 What Heroku CI does (the Python buildpack's bin/test-compile, lib/pip.sh and
 spec/hatchet/ci_spec.rb): install the Python named in .python-version into
 /app/.heroku/python, ``pip install -r requirements.txt`` into it, put the
-app's files in /app (without .git), start the test add-ons, then run
-``environments.test.scripts["test-setup"]`` and ``["test"]`` from app.json
-with the test run's environment. Here a fresh virtualenv of that Python
-stands in for /app/.heroku/python, a temp directory for /app, and a plain
-redis-server for the ``heroku-redis:in-dyno`` add-on (REDIS_URL "will point
-to your locally installed database",
+app's files in /app (without .git, nor what .slugignore names), start the
+test add-ons, then run ``environments.test.scripts["test-setup"]`` and
+``["test"]`` from app.json with the test run's environment. Here a fresh
+virtualenv of that Python stands in for /app/.heroku/python, a temp
+directory for /app, and a plain redis-server for the ``heroku-redis:in-dyno``
+add-on (REDIS_URL "will point to your locally installed database",
 https://devcenter.heroku.com/articles/heroku-ci-in-dyno-databases). The
 dyno's PATH has no redis-server, Chromium or Node.js, as Heroku's stack has
 none of them.
@@ -33,6 +33,7 @@ from tests.support.app_json import load_app_json
 from tests.support.heroku_platform import DYNO_SIZES, SYSTEM_PATH, path_without
 from tests.support.processes import PROJECT_ROOT, free_port
 from tests.support.redis_server import RedisServer
+from tests.support.slug import copy_slug_files
 
 # Heroku CI's test dynos are performance-m unless the pipeline says otherwise
 # (ci_spec.rb: DYNO_RAM=2560, WEB_CONCURRENCY=5).
@@ -63,18 +64,12 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
 
 
-def copy_tracked_files(destination: Path) -> None:
-    """The files git tracks, as they are in this checkout (so uncommitted
-    edits are tested too), without .git: Heroku CI's /app has none."""
+def copy_app_files(destination: Path) -> None:
+    """The files git tracks, as they are in this checkout (so uncommitted edits are tested too), without
+    .git and without what .slugignore names: Heroku CI removes those too (heroku/heroku-ci#39)."""
     if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
         pytest.skip("not a git checkout: which files Heroku CI would get is not known")
-    for name in git("ls-files", "-z").split("\0"):
-        source = PROJECT_ROOT / name
-        if not name or not source.exists():  # deleted, not yet committed
-            continue
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target, follow_symlinks=False)
+    copy_slug_files(destination)
 
 
 def tail(log: Path) -> str:
@@ -115,7 +110,7 @@ def test_heroku_ci_installs_requirements_and_runs_app_json_test_scripts(in_dyno_
     assert "heroku-redis:in-dyno" in test_environment["addons"], "Heroku recommends the in-dyno Redis for CI; this simulates that one"
 
     app_dir = tmp_path / "app"
-    copy_tracked_files(app_dir)
+    copy_app_files(app_dir)
     python_home = app_dir / ".heroku" / "python"
     subprocess.run([production_python(), "-m", "venv", str(python_home)], check=True)
 
