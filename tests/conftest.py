@@ -24,6 +24,9 @@ from tests.support.sendgrid_stub import SendGridStub
 from tests.support.smtp_sink import SmtpSink
 from web import create_app
 
+# Checks that report whether an upstream bug we work around is still there (never failing).
+pytest_plugins = ["tests.support.upstream"]
+
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 
 
