@@ -23,10 +23,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s."""
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 10,
+    interval: float = 0.05,
+    what: str = "condition",
+    progress: Callable[[], object] | None = None,
+) -> T:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s.
+
+    With ``progress`` (say, a count of emails delivered), the ``timeout`` s run
+    from its last change instead: a wait for hundreds of things takes longer
+    on a busy machine, and fails only once nothing moves for ``timeout`` s."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
+    seen = progress() if progress else None
     while time.monotonic() < deadline:
         try:
             result = condition()
@@ -36,7 +47,12 @@ def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 
             if result:
                 return result
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
+        if progress and (now := progress()) != seen:
+            seen, deadline = now, time.monotonic() + timeout
+    stalled = f" with no progress (at {seen!r})" if progress else ""
+    raise TimeoutError(
+        f"timed out after {timeout} s{stalled} waiting for {what}" + (f" (last error: {last_error!r})" if last_error else "")
+    )
 
 
 def children_by_parent() -> dict[int, list[int]]:
