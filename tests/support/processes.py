@@ -83,14 +83,12 @@ def descendant_pids(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(pid: int, sig: int = signal.SIGKILL) -> list[int]:
-    """Send ``sig`` to ``pid`` and all its descendants (children first found,
-    then signalled, so none escapes by being re-parented)."""
-    pids = [*descendant_pids(pid), pid]
-    for target in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(target, sig)
-    return pids
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and all its descendants at once, as Heroku kills a dyno.
+    The tree is stopped first (:func:`stop_tree`), so no process sees another
+    die and acts on it (a worker reporting its work-horse's death, say, when
+    the test is slow to send the next signal) or escapes by being re-parented."""
+    return kill_tree_when(pid, lambda: True)
 
 
 def process_state(pid: int) -> str | None:
