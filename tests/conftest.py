@@ -33,11 +33,11 @@ pytest_plugins = ["tests.support.upstream"]
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 # `-n auto` (make test): pytest-xdist workers per CPU. The tests mostly wait
 # for the servers and processes they start, so more workers than CPUs. On 2
-# CPUs, shared with other work, 4 workers ran the suite as fast as 6 or 8
-# (194/193/187 s; 250/270 s back to back) and the fast set faster (50/65/86 s):
-# each worker also collects the whole suite, ~3 s of CPU. At most 16: with
-# TEST_REDIS_URL each worker flushes a database of its own, and Redis has 16.
-# PYTEST_XDIST_AUTO_NUM_WORKERS overrides.
+# CPUs the suite took 175 s with 4 workers, 167 s with 6 (513 s one at a time);
+# on the same CPUs busy with other work, the fast set took 50 s with 4, 65 with
+# 6 and 86 with 8 (every worker collects the whole suite, ~3 s of CPU). At most
+# 16: with TEST_REDIS_URL each worker flushes a database of its own, and Redis
+# has 16. PYTEST_XDIST_AUTO_NUM_WORKERS overrides.
 WORKERS_PER_CPU = 2
 MOST_WORKERS = 16
 
