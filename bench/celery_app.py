@@ -1,12 +1,10 @@
-"""The peer: a Celery worker running the same job against the same Redis and mail sink.
+"""The worker's peer: Celery running the same email code against the same Redis and SendGrid stand-in.
 
 Run from .venv-celery (see bench/requirements.txt):
-    celery -A bench.celery_app worker --pool prefork --concurrency 1
+    celery -A bench.celery_app worker --pool threads --concurrency 16
 The task calls the same mailer and email code as FibTastic's RQ job, minus
 RQ's bookkeeping (sent marker, failure callback), which Celery does not have.
 """
-
-from __future__ import annotations
 
 from celery import Celery
 
@@ -23,9 +21,9 @@ app.conf.update(
     task_acks_late=True,
     worker_prefetch_multiplier=1,
     worker_hijack_root_logger=False,
-    # kombu's Redis transport allows 10 connections by default; with 64
-    # greenlets (--pool gevent --concurrency 64) acks then failed with
-    # MaxConnectionsError and messages were redelivered. Room for every slot.
+    # kombu's Redis transport allows 10 connections by default; with more slots
+    # than that (64 gevent greenlets, once) acks failed with MaxConnectionsError
+    # and messages were redelivered. Room for every slot.
     broker_transport_options={"max_connections": 256},
 )
 

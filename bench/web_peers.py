@@ -1,123 +1,108 @@
-"""Section "peers-web": this app against the bare Flask + RQ endpoint, in one run.
+"""Section "peers-web": POST /api/sequences under the Procfile's web line (gunicorn.conf.py, WEB_CONCURRENCY=2),
+this app against the bare Flask + RQ endpoint (the floor), with its rate limits off, with gunicorn's gthread
+workers, and against sending the email inside the request; then GET /healthz.
 
-Both answer POST /api/sequences under gunicorn with 2 sync workers on the same
-Redis; each request posts to a new recipient and the app's two rate limits are
-raised out of the way through their config vars (RATE_LIMIT_PER_IP and
-RATE_LIMIT_PER_RECIPIENT), so their Redis calls still run. The variants take
-turns, several rounds, and each figure is the median of its rounds; the ratios
-compare figures from the same run. Redis counters give commands and round
-trips per request (bench/redis_counts.py).
+All on one Redis, no worker running, the SendGrid stand-in answering after 150 ms. The variants take turns,
+several rounds, and each figure is the median of its rounds; ratios compare figures from the same run. Redis's
+own counters (INFO stats and commandstats) give its round trips and commands per request.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import statistics
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
-from bench import redis_counts, wrk
-from bench.support import cpu_seconds
-from tests.support.processes import PROJECT_ROOT
+from redis import Redis
+
+from bench import wrk
+from bench.harness import SENDGRID_DELAY, fresh_redis, redis_server, running, sendgrid_settings, start_web, tree_usage
+from tests.support.sendgrid_stub import SendGridStub
 
 
 @dataclass
 class Variant:
     label: str
-    short: str  # in the ratio columns' headers
-    app: str | None  # None: the Procfile's web line as it is
-    plain_gunicorn: bool = False  # gunicorn's defaults, not gunicorn.conf.py
-    peer: bool = False  # a floor to compare with, not a form of this app
-    runs: dict[int, list[dict]] = field(default_factory=lambda: {32: [], 1: []})
+    app: str | None = None  # None: the Procfile's app
+    path: str = "/api/sequences"
+    env: dict = field(default_factory=dict)
+    runs: dict[int, list[dict]] = field(default_factory=lambda: {1: [], 32: []})
 
 
-BARE = "bench.bare_app:create_app()"
+PROCFILE = "this app (Procfile web line)"
 
 
 def variants() -> list[Variant]:
     return [
-        Variant("bare Flask + RQ (gunicorn -w 2, defaults)", "gunicorn -w 2, defaults", BARE, plain_gunicorn=True, peer=True),
-        Variant("bare Flask + RQ under gunicorn.conf.py", "gunicorn.conf.py", BARE, peer=True),
-        # What the two rate limits cost, priced in the same run.
-        Variant("this app, rate limits off", "rate limits off", "bench.app_variants:without_rate_limits()"),
-        Variant("this app (Procfile web line)", "this app", None),
+        Variant("bare Flask + RQ (the floor)", app="bench.apps:bare()"),
+        Variant("this app, rate limits off", app="bench.apps:without_rate_limits()"),
+        # GUNICORN_CMD_ARGS overrides gunicorn.conf.py: the worker class that would honour keep-alive.
+        Variant("this app, gthread workers, 5 threads", env={"GUNICORN_CMD_ARGS": "--worker-class gthread --threads 5"}),
+        Variant(PROCFILE),
+        Variant("sending inside the request (POST /sync/sequences)", app="bench.apps:sending_inline()", path="/sync/sequences"),
     ]
 
 
-def measure(port: int, connections: int, seconds: float) -> tuple[dict, str]:
-    """One load run: wrk where installed, else bench/loadgen.py; says which."""
-    if wrk.available():
-        return wrk.run(port, connections, seconds), "wrk"
-    args = ["--port", str(port), "--kind", "api", "--clients", str(connections), "--seconds", str(seconds)]
-    output = subprocess.run([sys.executable, "-m", "bench.loadgen", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
-    return json.loads(output.stdout), "bench/loadgen.py"
+# The figures given with their ratio to the floor: (connections, key, format).
+FLOOR_FIGURES = [(32, "rps", "{:.0f}"), (1, "p50_ms", "{:.2f}"), (32, "cpu_ms", "{:.2f}")]
 
 
-def median(runs: list[dict], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+def redis_counters(connection: Redis) -> tuple[int, int]:
+    """(reads the server processed, commands): a pipeline or a script is one read, one round trip."""
+    commands = sum(fields["calls"] for fields in connection.info("commandstats").values())
+    return connection.info("stats")["total_reads_processed"], commands
 
 
-def bench_web_peers(report, quick: bool, start_web, fresh_redis, running) -> dict:
-    """``start_web(variant)`` starts a variant's gunicorn and returns (process, port);
-    ``fresh_redis()`` empties the benchmark's Redis and returns a connection."""
-    seconds = 2 if quick else 5
-    rounds = 1 if quick else 3
+def bench_web_peers(report, quick: bool) -> None:
+    seconds, rounds = (2, 1) if quick else (5, 3)
     candidates = variants()
-    generators = set()
-    for _ in range(rounds):
-        for variant in candidates:
-            connection = fresh_redis()
-            process, port = start_web(variant)
-            with running(process):
-                measure(port, 32, 1)  # warm up: imports, connection pools
-                for connections in (32, 1):
-                    before_cpu, before_redis = cpu_seconds(process.pid), redis_counts.snapshot(connection)
-                    result, generator = measure(port, connections, seconds)
-                    requests = max(result["requests"], 1)
-                    result["cpu_ms"] = (cpu_seconds(process.pid) - before_cpu) * 1000 / requests
-                    result["redis"] = redis_counts.per_request(before_redis, redis_counts.snapshot(connection), requests)
-                    result["generator"] = generator
-                    generators.add(generator)
-                    variant.runs[connections].append(result)
-    bare, app = candidates[0], candidates[-1]
-    peers = [variant for variant in candidates if variant.peer]
-    ours = [variant for variant in candidates if not variant.peer]
-    figures = {
-        "req/s at 32 connections": ("rps", 32, "{:.0f}"),
-        "p50 ms at 1 connection": ("p50_ms", 1, "{:.2f}"),
-        "p99 ms at 32 connections": ("p99_ms", 32, "{:.1f}"),
-        "CPU ms per request (gunicorn processes, 32 connections)": ("cpu_ms", 32, "{:.2f}"),
-    }
-    report.add("## Web against its peer: POST /api/sequences, gunicorn 2 sync workers, same Redis")
-    report.add()
-    report.add(
-        f"Load generator: {', '.join(sorted(generators))}; {seconds:g} s per run, the variants taking turns {rounds} times; medians."
-    )
-    report.add("Each request posts to a new recipient; the rate limits are raised to 1,000,000 per minute through their config vars.")
-    report.add()
-    rows = []
-    for name, (key, connections, shape) in figures.items():
-        value = {variant.label: median(variant.runs[connections], key) for variant in candidates}
-        ratios = [f"{value[mine.label] / value[peer.label]:.2f}×" for mine in ours for peer in peers]
-        rows.append([name, *(shape.format(value[variant.label]) for variant in candidates), *ratios])
-    errors = [sum(run["errors"] for runs in variant.runs.values() for run in runs) for variant in candidates]
-    rows.append(["errors (all runs)", *errors, *([""] * (len(ours) * len(peers)))])
-    ratio_headers = [f"{mine.short} / bare {peer.short}" for mine in ours for peer in peers]
-    report.table(["figure", *(variant.label for variant in candidates), *ratio_headers], rows)
-    report.add("Redis per request (server counters over the 1-connection runs, last round):")
-    report.add()
-    redis_rows = []
+    stub = SendGridStub(delay=SENDGRID_DELAY).start()
+    with contextlib.ExitStack() as stack:
+        stack.callback(stub.stop)
+        redis = stack.enter_context(redis_server())
+        settings = sendgrid_settings(redis.url, stub)
+        for round_number in range(rounds):
+            for variant in candidates:
+                connection = fresh_redis(redis.url)
+                process, port = start_web(settings, "web-peer", app=variant.app, **variant.env)
+                with running(process):
+                    wrk.run(port, 2, 1, variant.path)  # warm up both workers: imports, connection pools
+                    # One connection first: requests still queued when a 32-connection run ends would delay it
+                    # (seconds, when sending inline).
+                    for connections in (1, 32):
+                        cpu, (reads, commands) = tree_usage(process.pid)["cpu"], redis_counters(connection)
+                        result = wrk.run(port, connections, seconds, variant.path)
+                        requests = max(result["requests"], 1)
+                        after_reads, after_commands = redis_counters(connection)
+                        result["cpu_ms"] = (tree_usage(process.pid)["cpu"] - cpu) * 1000 / requests
+                        result["round_trips"], result["commands"] = (after_reads - reads) / requests, (after_commands - commands) / requests
+                        variant.runs[connections].append(result)
+                    if variant.label == PROCFILE and round_number == rounds - 1:
+                        health = wrk.run(port, 1, seconds, "/healthz", post=False)
+
+    def median(variant: Variant, connections: int, key: str) -> float:
+        return statistics.median(run[key] for run in variant.runs[connections])
+
+    floor, rows = candidates[0], []
     for variant in candidates:
-        counts = variant.runs[1][-1]["redis"]
-        redis_rows.append(
-            [
-                variant.label,
-                f"{counts['round_trips']:.2f}",
-                f"{counts['total_commands']:.2f}",
-                f"{counts['new_connections']:.3f}",
-                redis_counts.describe(counts["commands"]),
-            ]
-        )
-    report.table(["variant", "round trips", "commands", "new connections", "commands by name"], redis_rows)
-    return {variant.label: variant.runs for variant in candidates} | {"bare": bare.label, "app": app.label}
+        cells = []
+        for connections, key, shape in FLOOR_FIGURES:
+            value = median(variant, connections, key)
+            cells += [shape.format(value), f"{value / median(floor, connections, key):.2f}×"]
+        redis = f"{median(variant, 1, 'round_trips'):.2f} / {median(variant, 1, 'commands'):.1f}"
+        errors = sum(run["errors"] for runs in variant.runs.values() for run in runs)
+        rows.append([variant.label, *cells, f"{median(variant, 32, 'p99_ms'):.1f}", redis, errors])
+    report.add("## Web: POST /api/sequences against the bare Flask + RQ endpoint (gunicorn.conf.py, WEB_CONCURRENCY=2)")
+    report.add()
+    report.add(f"wrk, {seconds:g} s per run, the variants taking turns {rounds} times; medians; ratios to the floor in the same run.")
+    report.add("Each request posts a new recipient; the rate limits are raised to 1,000,000 per minute through their config vars.")
+    report.add(
+        f"CPU: the gunicorn processes' user + system time. Sending inline waits for the SendGrid stand-in ({SENDGRID_DELAY * 1000:.0f} ms)."
+    )
+    report.add()
+    header = ["variant", "req/s at 32 connections", "ratio", "p50 ms at 1", "ratio", "CPU ms per request", "ratio", "p99 ms at 32"]
+    report.table([*header, "Redis round trips / commands per request", "errors"], rows)
+    report.add(
+        f"GET /healthz (this app, 1 connection): p50 {health['p50_ms']:.2f} ms, p99 {health['p99_ms']:.2f} ms, {health['errors']} errors."
+    )
+    report.add()

@@ -1,153 +1,189 @@
-"""Section "peers-worker": the Procfile's worker line against plain `rq worker`
-and Celery (threads, and gevent when installed), all running the same email
-code against the same SendGrid stand-in answering after 150 ms, in one run.
-
-Each variant gets a full queue, warms up, and is counted over a window at the
-stand-in; memory (PSS, USS, RSS summed over the variant's process tree,
-bench/memory.py) is sampled mid-window, CPU per email over the window.
-"""
+"""Sections about sending: "peers-worker" (the Procfile's worker at several WORKER_CONCURRENCY values against
+plain `rq worker` and Celery), "latency" (from the request to the email) and "size" (of the email by length)."""
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
+import http.client
+import json
+import statistics
+import threading
 import time
-from dataclasses import dataclass, field
+import timeit
+from dataclasses import dataclass
 
-from bench import memory
-from bench.support import cpu_seconds
-from tests.support.processes import PROJECT_ROOT, wait_for
+from rq import Worker
 
-SENDGRID_DELAY = 0.15
+from bench import harness
+from bench.harness import SENDGRID_DELAY, running
+from jobs.core.connection import connect_redis
+from jobs.core.mail.compose import to_mime
+from jobs.core.settings import Settings
+from jobs.email_content import fibonacci_email
+from jobs.fibonacci import fibonacci
+from tests.support.processes import wait_for
+from tests.support.sendgrid_stub import SendGridStub
 
 
 @dataclass
 class WorkerVariant:
     label: str
-    kind: str  # "project", "rq-worker", "celery"
+    kind: str  # for start_worker
     in_flight: int  # sends it can have waiting on the provider at once
-    env: dict = field(default_factory=dict)
-    celery_pool: str = ""
-
-    def jobs_needed(self, seconds: float) -> int:
-        return int(self.in_flight / SENDGRID_DELAY * seconds * 1.3) + 50
+    concurrency: str = ""  # WORKER_CONCURRENCY, for the Procfile's worker
 
 
-def celery_has_gevent(celery_python) -> bool:
-    return subprocess.run([str(celery_python), "-c", "import gevent"], capture_output=True, check=False).returncode == 0
-
-
-def variants(celery_python, quick: bool) -> list[WorkerVariant]:
-    found = [
-        WorkerVariant("Procfile worker, WORKER_CONCURRENCY=16", "project", 16, {"WORKER_CONCURRENCY": "16"}),
-        WorkerVariant("rq worker (RQ's default Worker)", "rq-worker", 1),
-    ]
-    if not quick:
-        found.append(WorkerVariant("Procfile worker, WORKER_CONCURRENCY=32", "project", 32, {"WORKER_CONCURRENCY": "32"}))
-        # The stretch goal, 200 emails/s, needs more than 200 x 0.15 s = 30 sends in flight.
-        found.append(WorkerVariant("Procfile worker, WORKER_CONCURRENCY=40", "project", 40, {"WORKER_CONCURRENCY": "40"}))
-    if celery_python.exists():
-        found.append(WorkerVariant("celery --pool threads --concurrency 16", "celery", 16, celery_pool="threads"))
-        if celery_has_gevent(celery_python):
-            found.append(WorkerVariant("celery --pool gevent --concurrency 16", "celery", 16, celery_pool="gevent"))
-            found.append(WorkerVariant("celery --pool gevent --concurrency 64", "celery", 64, celery_pool="gevent"))
+def worker_variants(quick: bool) -> list[WorkerVariant]:
+    found = [WorkerVariant("rq worker (RQ's default Worker, the floor)", "rq-worker", 1)]
+    # 1 is the default (HerokuWorker, a work-horse per job); 200 emails/s needs more than 200 × 0.15 s = 30 in flight.
+    for concurrency in (1, 16) if quick else (1, 16, 32, 40):
+        found.append(WorkerVariant(f"Procfile worker, WORKER_CONCURRENCY={concurrency}", "project", concurrency, str(concurrency)))
+    if harness.CELERY_PYTHON.exists():
+        found.append(WorkerVariant("celery --pool threads --concurrency 16", "celery:threads:16", 16))
     return found
 
 
-def celery_publish(celery_python, environment: dict, count: int) -> None:
-    publish = "from bench.celery_app import send_fibonacci_email as task\n"
-    publish += f"for number in range({count}): task.delay(f'reader{{number}}@example.com', 10)"
-    subprocess.run([str(celery_python), "-c", publish], env=environment, cwd=PROJECT_ROOT, check=True)
-
-
-def celery_args(celery_python, variant: WorkerVariant) -> list[str]:
-    args = [str(celery_python), "-m", "celery", "-A", "bench.celery_app", "worker", "--pool", variant.celery_pool]
-    args += [
-        "--concurrency",
-        str(variant.in_flight),
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    return args
-
-
-def run_variant(variant: WorkerVariant, stub, window: float, fill_queue, start_worker) -> dict:
-    """``fill_queue(variant, count)`` enqueues; ``start_worker(variant)`` returns a running Process."""
-    fill_queue(variant, variant.jobs_needed(window + 8))
+def send_rate(variant: WorkerVariant, settings: Settings, stub: SendGridStub, window: float) -> dict:
+    """Fills the queue, starts the worker, and once it is warm counts the emails the stand-in accepts over
+    ``window`` s, sampling memory mid-window."""
+    harness.enqueue_jobs(settings, int(variant.in_flight / SENDGRID_DELAY * (window + 8) * 1.3) + 50, variant.kind)
     before = len(stub.accepted)
-    process = start_worker(variant)
-    try:
+    env = {"WORKER_CONCURRENCY": variant.concurrency} if variant.concurrency else {}
+    with running(harness.start_worker(variant.kind, settings, f"peer-{variant.kind}-{variant.in_flight}", **env)) as process:
         wait_for(lambda: len(stub.accepted) - before >= variant.in_flight * 3, timeout=90, what=f"{variant.label} to warm up")
-        first, began, cpu_before = len(stub.accepted), time.monotonic(), cpu_seconds(process.pid)
+        first, began, cpu = len(stub.accepted), time.monotonic(), harness.tree_usage(process.pid)["cpu"]
         time.sleep(window / 2)
-        members = memory.tree(process.pid)
-        sent_before_sample = len(stub.accepted) - before
+        usage = harness.tree_usage(process.pid)
         time.sleep(window / 2)
-        sent, elapsed, cpu = len(stub.accepted) - first, time.monotonic() - began, cpu_seconds(process.pid) - cpu_before
+        sent, elapsed, cpu = len(stub.accepted) - first, time.monotonic() - began, harness.tree_usage(process.pid)["cpu"] - cpu
+    return {**usage, "rate": sent / elapsed, "cpu_ms": cpu * 1000 / max(sent, 1)}
+
+
+def bench_worker_peers(report, quick: bool) -> None:
+    window = 4 if quick else 8
+    stub = SendGridStub(delay=SENDGRID_DELAY).start()
+    results = {}
+    try:
+        with harness.redis_server() as redis:
+            settings = harness.sendgrid_settings(redis.url, stub)
+            for variant in worker_variants(quick):
+                harness.fresh_redis(redis.url)
+                results[variant.label] = send_rate(variant, settings, stub, window)
     finally:
-        process.stop()
-    rates = {"rate": sent / elapsed, "cpu_ms": cpu * 1000 / max(sent, 1)}
-    return {**rates, "members": members, "sent_before_sample": sent_before_sample, **memory.totals(members)}
-
-
-def report_worker_peers(report, results: dict[str, dict], baseline: str, window: float) -> None:
+        stub.stop()
+    floor = next(iter(results.values()))["rate"]
     report.add(f"## Worker against its peers: SendGrid stand-in answering 202 after {SENDGRID_DELAY * 1000:.0f} ms, length 10")
     report.add()
-    report.add(f"Counted over {window:g} s once warm; memory summed over each variant's process tree, sampled mid-window (psutil).")
-    report.add("Memory can grow with the emails sent (it did before the mailer kept one SSL context per process), so the")
-    report.add("last column says how much work each variant had done when its memory was sampled.")
-    report.add("Goal: ≥ 100 emails/s within 512 MB of summed PSS (stretch 200/s).")
+    report.add(f"Counted over {window:g} s once warm; memory over each variant's process tree, sampled mid-window (psutil);")
+    report.add("CPU: user + system time of the tree, reaped work-horses included. Goal: ≥ 100 emails/s within 512 MB PSS (stretch 200).")
     report.add()
-    base = results[baseline]["rate"]
     rows = []
     for label, result in results.items():
+        child_uss = "-" if result["child_uss"] is None else f"{result['child_uss']:.1f}"
         fits = "yes" if result["pss"] <= 512 else "no"
-        rows.append(
-            [
-                label,
-                result["processes"],
-                f"{result['rate']:.1f}",
-                f"{result['rate'] / base:.2f}×",
-                f"{result['pss']:.0f}",
-                f"{result['uss']:.0f}",
-                f"{result['rss']:.0f}",
-                fits,
-                f"{result['cpu_ms']:.1f}",
-                result["sent_before_sample"],
-            ]
-        )
-    report.table(
-        [
-            "worker",
-            "processes",
-            "emails/s",
-            f"ratio to {baseline}",
-            "PSS sum MB",
-            "USS sum MB",
-            "RSS sum MB",
-            "≤ 512 MB PSS",
-            "CPU ms per email",
-            "emails sent when sampled",
-        ],
-        rows,
-    )
+        rows.append([label, result["processes"], f"{result['rate']:.1f}", f"{result['rate'] / floor:.1f}×", f"{result['pss']:.0f}", fits])
+        rows[-1] += [child_uss, f"{result['cpu_ms']:.1f}"]
+    header = ["worker", "processes", "emails/s", "ratio to rq worker", "PSS sum MB", "≤ 512 MB", "USS per child MB", "CPU ms per email"]
+    report.table(header, rows)
+    if not harness.CELERY_PYTHON.exists():
+        report.add(f"(Celery skipped: {harness.CELERY_PYTHON} is missing; `make bench` creates it.)")
+        report.add()
 
 
-def report_uss(report, label: str, members: list) -> None:
-    """Per-process unique memory of one variant: the parent and a few children."""
-    report.add(f"Per process, {label} (MiB; heap = private anonymous pages, i.e. Python objects):")
+class TimedList(list):
+    """The stand-in's ``accepted`` list, noting when each recipient's email was accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted_at: dict[str, float] = {}
+
+    def append(self, body: dict) -> None:
+        self.accepted_at[body["personalizations"][0]["to"][0]["email"]] = time.monotonic()
+        super().append(body)
+
+
+# Other users' jobs while the probes run: steady, well inside what 4 workers send, so no queue builds up.
+BACKGROUND_RATE = 30
+
+
+def bench_latency(report, quick: bool) -> None:
+    probes, concurrency = (20 if quick else 60), 4
+    stub = SendGridStub(accepted=TimedList()).start()
+    rows = []
+
+    def submit(port: int, recipient: str) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            body = json.dumps({"email": recipient, "length": 10})
+            connection.request("POST", "/api/sequences", body=body, headers={"Content-Type": "application/json"})
+            connection.getresponse().read()
+        finally:
+            connection.close()
+
+    def measure(port: int, label: str) -> None:
+        sent_at = {}
+        for number in range(probes):
+            recipient = f"probe-{len(rows)}-{number}@example.com"
+            sent_at[recipient] = time.monotonic()
+            submit(port, recipient)
+            time.sleep(0.1)
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: all(r in stub.accepted.accepted_at for r in sent_at), timeout=60, what="every probe's email")
+        latencies = [(stub.accepted.accepted_at[r] - t) * 1000 for r, t in sent_at.items() if r in stub.accepted.accepted_at]
+        if len(latencies) < probes:
+            rows.append([label, f"{len(latencies)} of {probes} arrived within 60 s", "-", "-"])
+            return
+        quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+        rows.append([label, probes, f"{quantiles[49]:.1f}", f"{quantiles[98]:.1f}"])
+
+    try:
+        with harness.redis_server() as redis:
+            settings = harness.sendgrid_settings(redis.url, stub)
+            web, port = harness.start_web(settings, "latency-web")
+            worker = harness.start_worker("project", settings, "latency-worker", WORKER_CONCURRENCY=str(concurrency))
+            with running(web), running(worker):
+                connection = connect_redis(redis.url)
+                wait_for(lambda: Worker.count(connection=connection) >= concurrency, timeout=30, what="the pool's workers")
+                measure(port, "idle")
+                stop = threading.Event()
+
+                def background() -> None:
+                    number, began = 0, time.monotonic()
+                    while not stop.wait(max(0.0, began + number / BACKGROUND_RATE - time.monotonic())):
+                        with contextlib.suppress(OSError, http.client.HTTPException):
+                            submit(port, f"load{number}@example.com")
+                        number += 1
+
+                loader = threading.Thread(target=background, daemon=True)
+                loader.start()
+                measure(port, f"under load ({BACKGROUND_RATE} other jobs/s through the same web and worker)")
+                stop.set()
+                loader.join()
+    finally:
+        stub.stop()
+    report.add(f"## End-to-end latency: POST /api/sequences → email accepted by the SendGrid stand-in (WORKER_CONCURRENCY={concurrency})")
     report.add()
-    children = [member for member in members if member.role != "parent"]
-    shown = [member for member in members if member.role == "parent"] + children[:3]
-    rows = [[member.role, f"{member.rss:.1f}", f"{member.pss:.1f}", f"{member.uss:.1f}", f"{member.heap_uss:.1f}"] for member in shown]
-    if len(children) > 3:
-        rest = children[3:]
+    report.add("A probe every 100 ms; the stand-in answers at once here, so this is the queue's own delay.")
+    report.add()
+    report.table(["condition", "probes", "p50 ms", "p99 ms"], rows)
+
+
+def bench_size(report, quick: bool) -> None:
+    rows = []
+    for length in (10, 100, 500, Settings().max_sequence_length):
+        fib_us = timeit.timeit(lambda: fibonacci(length), number=200) / 200 * 1e6  # noqa: B023
+        render_ms = timeit.timeit(lambda: fibonacci_email("a@example.com", "b@example.com", length), number=50) / 50 * 1000  # noqa: B023
+        email = fibonacci_email("a@example.com", "b@example.com", length)
         rows.append(
             [
-                f"… {len(rest)} more children, mean",
-                *(f"{sum(getattr(m, k) for m in rest) / len(rest):.1f}" for k in ("rss", "pss", "uss", "heap_uss")),
+                length,
+                f"{fib_us:.1f}",
+                f"{render_ms:.2f}",
+                len(email.text.encode()),
+                len(email.html.encode()),
+                len(to_mime(email).as_bytes()),
             ]
         )
-    report.table(["process", "RSS", "PSS", "USS", "of which heap"], rows)
+    report.add("## Fibonacci and email size by length (MAX_SEQUENCE_LENGTH is the last row)")
+    report.add()
+    report.table(["length", "fibonacci µs", "render email ms", "text bytes", "html bytes", "MIME bytes"], rows)

@@ -229,8 +229,8 @@ def test_a_limiter_failure_never_turns_an_accepted_submission_into_an_error(sett
     # rather than refusing everything while Redis itself answers.
     redis_conn.acl_setuser("rq-only", enabled=True, passwords=["+rq-only-pw"], keys=["rq:*"], commands=["+@all"])
     try:
-        host, port = redis_conn.connection_pool.connection_kwargs["host"], redis_conn.connection_pool.connection_kwargs["port"]
-        client = make_client(settings_with(redis_url=f"redis://rq-only:rq-only-pw@{host}:{port}/0"))
+        server = redis_conn.connection_pool.connection_kwargs  # the test's own database too (one per xdist worker)
+        client = make_client(settings_with(redis_url=f"redis://rq-only:rq-only-pw@{server['host']}:{server['port']}/{server['db']}"))
         answer = submit_api(client)
         assert answer.status_code == 202, answer.get_data(as_text=True)
         assert queue.job_ids == [answer.get_json()["job_id"]]

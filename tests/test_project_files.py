@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from tests.support.processes import PROJECT_ROOT
 from tests.support.procfile import read_procfile
+from tests.support.slug import copy_slug_files, slugignored
 
 ROOT = PROJECT_ROOT
 
@@ -166,3 +169,38 @@ def test_ci_workflow_runs_lint_and_tests_against_a_redis_service():
     assert "python-version-file: .python-version" in workflow and '"3.11"' in workflow
     assert "image: redis" in workflow and "TEST_REDIS_URL" in workflow
     assert "ruff check" in workflow and "make test" in workflow
+
+
+# In the slug, run from its files alone: the web's pages and static files, /healthz (Redis is down here: 503),
+# and what the worker dyno imports and renders.
+BOOT_FROM_SLUG = """
+import socket
+import web, worker
+from jobs.core.settings import Settings
+from web import create_app
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    closed = probe.getsockname()[1]
+settings = Settings(redis_url=f"redis://127.0.0.1:{closed}/0", secret_key="x" * 40)
+client = create_app({"TESTING": True, "FIBTASTIC_SETTINGS": settings}).test_client()
+answers = [client.get(path).status_code for path in ("/", "/static/style.css", "/static/job_status.js", "/healthz")]
+assert answers == [200, 200, 200, 503], answers
+import worker.__main__, worker.pool, worker.preload, worker.cron
+from jobs.email_content import fibonacci_email
+fibonacci_email("a@example.com", "b@example.com", 3)
+print(web.__file__, worker.__file__)
+"""
+
+
+def test_slugignore_leaves_out_only_what_no_dyno_and_no_heroku_ci_run_needs(tmp_path):
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the slug's files are not known")
+    ignored = slugignored()
+    assert any(name.startswith("bench/") for name in ignored)
+    # Heroku CI removes them too before app.json's test script runs the suite (heroku/heroku-ci#39).
+    assert not [name for name in ignored if name.startswith("tests/")]
+    copy_slug_files(tmp_path)
+    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "REDIS_URL", "DYNO")}
+    result = subprocess.run([sys.executable, "-c", BOOT_FROM_SLUG], cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "web" / "__init__.py"), str(tmp_path / "worker" / "__init__.py")]

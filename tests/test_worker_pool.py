@@ -11,7 +11,7 @@ from rq.job import Job
 from jobs.core.settings import ConfigurationError, load_settings
 from jobs.tasks import enqueue_fibonacci_email
 from tests.support.mail_checks import assert_fibonacci_email
-from tests.support.processes import environment_for, python_process, wait_for
+from tests.support.processes import environment_for, python_process
 
 
 def fetch(job_id, redis_conn) -> Job:
@@ -50,8 +50,7 @@ def test_sigterm_interrupts_the_running_job_and_it_is_retried(settings_with, smt
     job = enqueue_fibonacci_email(queue, settings, "ada@example.com", 10)
     process = python_process(["-m", "worker"], environment_for(settings, WORKER_CONCURRENCY="2"), tmp_path / "worker.log")
     try:
-        wait_for(lambda: fetch(job.id, redis_conn).get_status() == "started", timeout=30, what="the job to start")
-        time.sleep(0.5)  # inside the SMTP conversation
+        assert smtp_sink.data_received.wait(30), process.output()  # inside the SMTP conversation, waiting for the reply
         stopping = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0, process.output()

@@ -61,7 +61,7 @@ class FibTasticQueue(Queue):
 
     RQ's lock lasts 899 s: a worker SIGKILLed during a maintenance pass (milliseconds) would stop
     abandoned jobs being retried for 15 minutes, against the two of docs/guarantees.md.
-    Upstream: https://github.com/rq/rq/issues/2005; tests/test_worker.py fails once RQ's lock gets shorter.
+    Upstream: https://github.com/rq/rq/issues/2005; `make upstream-check` says when RQ's own lock is as short (tests/test_worker.py).
     """
 
     MAINTENANCE_LOCK_SECONDS = 60

@@ -4,6 +4,7 @@ network: it runs the Procfile with its bundled Foreman port."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -34,14 +35,21 @@ def installed_version() -> str | None:
 
 
 def install_heroku_cli() -> Path:
-    """The path of the CLI's ``bin/run`` script, installing it first if needed."""
+    """The path of the CLI's ``bin/run`` script, installing it first if needed
+    (one test process at a time: pytest-xdist's workers share the folder)."""
+    CLI_PREFIX.mkdir(parents=True, exist_ok=True)
+    with open(CLI_PREFIX.parent / "heroku-cli.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _install_heroku_cli()
+
+
+def _install_heroku_cli() -> Path:
     if installed_version() != HEROKU_CLI_VERSION:
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip("npm is not installed, so the Heroku CLI (npm package `heroku`) cannot be installed to test `heroku local`")
         if shutil.which("node") is None:
             pytest.skip("node is not installed; the Heroku CLI needs it")
-        CLI_PREFIX.mkdir(parents=True, exist_ok=True)
         package = f"heroku@{HEROKU_CLI_VERSION}"
         command = [npm, "install", "--prefix", str(CLI_PREFIX), "--no-audit", "--no-fund", "--loglevel=error", package]
         try:

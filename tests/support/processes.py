@@ -23,10 +23,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s."""
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 10,
+    interval: float = 0.05,
+    what: str = "condition",
+    progress: Callable[[], object] | None = None,
+) -> T:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s.
+
+    With ``progress`` (say, a count of emails delivered), the ``timeout`` s run
+    from its last change instead: a wait for hundreds of things takes longer
+    on a busy machine, and fails only once nothing moves for ``timeout`` s."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
+    seen = progress() if progress else None
     while time.monotonic() < deadline:
         try:
             result = condition()
@@ -36,7 +47,12 @@ def wait_for(condition: Callable[[], T], timeout: float = 10, interval: float = 
             if result:
                 return result
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
+        if progress and (now := progress()) != seen:
+            seen, deadline = now, time.monotonic() + timeout
+    stalled = f" with no progress (at {seen!r})" if progress else ""
+    raise TimeoutError(
+        f"timed out after {timeout} s{stalled} waiting for {what}" + (f" (last error: {last_error!r})" if last_error else "")
+    )
 
 
 def children_by_parent() -> dict[int, list[int]]:
@@ -67,14 +83,12 @@ def descendant_pids(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(pid: int, sig: int = signal.SIGKILL) -> list[int]:
-    """Send ``sig`` to ``pid`` and all its descendants (children first found,
-    then signalled, so none escapes by being re-parented)."""
-    pids = [*descendant_pids(pid), pid]
-    for target in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(target, sig)
-    return pids
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and all its descendants at once, as Heroku kills a dyno.
+    The tree is stopped first (:func:`stop_tree`), so no process sees another
+    die and acts on it (a worker reporting its work-horse's death, say, when
+    the test is slow to send the next signal) or escapes by being re-parented."""
+    return kill_tree_when(pid, lambda: True)
 
 
 def process_state(pid: int) -> str | None:

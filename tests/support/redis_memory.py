@@ -4,7 +4,7 @@ serving as Heroku's mini plan does.
 
 With submissions spread over the day, Redis holds at any moment ``submissions a day x weighted bytes``, where
 a submission's weighted bytes are the sum over its keys of bytes x seconds kept / 86,400 (2,000 bytes kept an
-hour weigh 83). tests/test_redis_memory.py holds it to a budget; ``python -m bench.redis_memory`` prints what
+hour weigh 83). tests/test_redis_memory.py holds it to a budget; ``make bench`` (section ``capacity``) prints what
 each plan holds.
 """
 

@@ -44,11 +44,17 @@ def logs(*processes: Process | RedisServer) -> str:
 
 
 def wait_for_showing_logs(
-    condition: Callable[[], T], processes: Iterable[Process], timeout: float, what: str, interval: float = 0.05, also: Iterable = ()
+    condition: Callable[[], T],
+    processes: Iterable[Process],
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    also: Iterable = (),
+    progress: Callable[[], object] | None = None,
 ) -> T:
-    """``wait_for``, failing with the logs of ``processes`` (and of ``also``,
-    a Redis server say) as they are at the timeout, and at once if one of
-    ``processes`` exits meanwhile."""
+    """``wait_for`` (``progress`` as there), failing with the logs of ``processes``
+    (and of ``also``, a Redis server say) as they are at the timeout, and at
+    once if one of ``processes`` exits meanwhile."""
     processes = list(processes)
     shown = [*processes, *also]
     exited: list[Process] = []
@@ -58,7 +64,7 @@ def wait_for_showing_logs(
         return bool(exited) or condition()
 
     try:
-        result = wait_for(met_or_exited, timeout=timeout, interval=interval, what=what)
+        result = wait_for(met_or_exited, timeout=timeout, interval=interval, what=what, progress=progress)
     except TimeoutError as error:
         raise AssertionError(f"{error}{logs(*shown)}") from None
     if exited:

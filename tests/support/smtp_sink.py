@@ -34,9 +34,11 @@ class SmtpSink:
         self.lock = threading.Lock()
         self.reply: str | None = None  # e.g. "550 5.1.1 no such user"
         self.delay = 0.0
+        self.data_received = threading.Event()  # a whole message has arrived (before ``delay`` and ``reply``)
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
 
     async def handle_DATA(self, server, session, envelope):
+        self.data_received.set()
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.reply:

@@ -6,8 +6,8 @@ opener for every request (``build_opener()`` in its ``Client``), and since
 Python 3.12 each one creates a TLS context that loads the whole CA bundle,
 which OpenSSL 3 does slowly (https://github.com/python/cpython/issues/95031):
 about 24 ms of CPU per email, most of a worker's CPU at 100 emails/s, and
-memory that grows with every send. ``tests/test_mail_sendgrid.py`` tells when
-the library stops doing that.
+memory that grows with every send. ``make upstream-check`` tells when the
+library stops doing that (tests/test_mail_sendgrid.py).
 """
 
 import json
