@@ -2,6 +2,7 @@
 (https://docs.gunicorn.org/en/stable/settings.html; Heroku's: https://github.com/heroku/python-getting-started/blob/main/gunicorn.conf.py)."""
 
 import sys
+from contextlib import suppress
 
 from jobs.core.settings import ConfigurationError, load_settings
 
@@ -20,7 +21,7 @@ bind = [f"[::]:{_settings.port}"]
 workers = _settings.web_concurrency
 
 # Sync workers: every request is short (it only enqueues), and each connection is closed, so `keepalive` is
-# not set. This subclass answers the requests queued at SIGTERM (README "Guarantees"); gthread measured no
+# not set. This subclass answers the requests queued at SIGTERM (docs/guarantees.md); gthread measured no
 # faster and would close keep-alive connections the router may be sending a request down (docs/benchmarks.md).
 # https://github.com/benoitc/gunicorn/issues/3397 https://devcenter.heroku.com/articles/http-routing#keepalives
 worker_class = "web.gunicorn_worker.DrainingSyncWorker"
@@ -71,3 +72,15 @@ forwarded_allow_ips = ""
 # machine would take over; nothing here uses `gunicornc`.
 # https://docs.gunicorn.org/en/stable/settings.html#control-socket
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Each process opens its Redis connection as it starts, not at its first request, so a worker dyno sizing its
+    pool to the plan's connections counts it (docs/redis-plans.md). Redis away: the first request connects instead.
+    https://docs.gunicorn.org/en/stable/settings.html#post-worker-init"""
+    from redis.exceptions import RedisError
+
+    from web import app_resources
+
+    with worker.wsgi.app_context(), suppress(RedisError):
+        app_resources.redis().ping()

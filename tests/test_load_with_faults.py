@@ -112,7 +112,7 @@ def test_thousand_submissions_survive_a_killed_worker_and_a_redis_restart(settin
             # kill -9 one worker with its work-horse and scheduler, and start a
             # replacement, as Heroku does after a crash. Not between claiming
             # a send and recording it: a kill there may deliver twice, as
-            # README "Guarantees" says (tests/test_kill_outside_send_window.py).
+            # docs/guarantees.md says (tests/test_kill_outside_send_window.py).
             doomed = workers[0].pid
             kill_tree_when(doomed, lambda: not sending_unrecorded(store, doomed))
             workers[0].wait(10)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.support.redis_memory import heroku_plans, measure
 
-# README "Capacity": mini holds this many accepted submissions a day, 1 in 100 failing for good, with Redis
+# docs/redis-plans.md: mini holds this many accepted submissions a day, 1 in 100 failing for good, with Redis
 # itself, a client on each of its 20 connections and 20 % headroom (tests/support/redis_memory.py).
 SUBMISSIONS_PER_DAY = 20_000
 FAILING = 0.01

@@ -1,4 +1,4 @@
-"""The commands the README gives operators, run for real against a test Redis:
+"""The commands docs/operating.md gives operators, run for real against a test Redis:
 RQ's own ``rq`` executable, unpatched and with only ``--url``, and
 ``python -m jobs.core.failed_jobs``; plus ``rediss://`` with a password and a
 self-signed certificate, as Heroku Redis serves it."""
@@ -115,7 +115,7 @@ def test_web_worker_and_rq_connect_to_rediss_with_a_self_signed_certificate(tls_
     assert Job.fetch(job.id, connection=queue.connection).get_status() == "finished"
     assert len(smtp_sink.wait_for_messages(1)) == 1
 
-    # rq as the README gives it: the option redis-py needs, in the URL.
+    # rq as docs/operating.md gives it: the option redis-py needs, in the URL.
     refused = rq(["info"], url, settings, check=False)
     assert refused.returncode != 0 and "certificate verify failed" in refused.stdout + refused.stderr
     requeue_and_check(failed_job(queue, settings, tmp_path), queue, url + "?ssl_cert_reqs=none", settings)

@@ -1,4 +1,4 @@
-"""rq-dashboard under /rq behind basic auth, or a 404 (README "The queue dashboard"). Only one of the two
+"""rq-dashboard under /rq behind basic auth, or a 404 (docs/operating.md). Only one of the two
 credentials set is not an error: the Deploy button generates only the password, and that app must boot."""
 
 import hmac

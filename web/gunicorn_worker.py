@@ -1,5 +1,5 @@
 """gunicorn's sync worker, answering the requests already queued at the dyno when told to stop (SIGTERM:
-https://devcenter.heroku.com/articles/dyno-shutdown-behavior; README "Guarantees"). Sync workers reset them and
+https://devcenter.heroku.com/articles/dyno-shutdown-behavior; docs/guarantees.md). Sync workers reset them and
 the router answers H13 (upstream: https://github.com/benoitc/gunicorn/issues/3397 and #2529). This one takes
 every waiting connection and closes its copy of the socket, then answers them."""
 

@@ -1,6 +1,6 @@
 """GET /healthz: Redis's state for anyone, 200 when it takes writes, else 503 ("full" or "unreachable"). The
 queue's figures only with the dashboard's credentials: queue depth and failed jobs tell outsiders about your
-traffic (README "Health"). Nothing written, nothing cleaned up: a monitor can poll it every few seconds."""
+traffic (docs/operating.md "Health"). Nothing written, nothing cleaned up: a monitor can poll it every few seconds."""
 
 from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
@@ -25,7 +25,7 @@ def healthz():
         state = "ok" if accepts_writes(queue.connection) else "full"
         figures = {}
         if has_dashboard_credentials(app_resources.settings()):
-            # A worker killed outright, and its job, stay counted until another's maintenance notices (README "Guarantees").
+            # A worker killed outright, and its job, stay counted until another's maintenance notices (docs/guarantees.md).
             figures = {"queue_depth": queue.count, "workers": Worker.count(queue=queue), **registry_counts(queue)}
     except RedisError:
         return jsonify({"redis": "unreachable", "queue": queue.name}), 503, NO_STORE

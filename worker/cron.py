@@ -1,31 +1,30 @@
 """The periodic jobs' scheduler: RQ's CronScheduler (https://python-rq.org/docs/cron/) in a child of every
-worker, not an ``rq cron`` process type that needs a dyno and, if nobody starts it, silently never runs.
-Each tick is claimed in Redis (SET NX) before it is enqueued, so it is enqueued once."""
+worker (worker/children.py), not an ``rq cron`` process type that needs a dyno and, if nobody starts it,
+silently never runs. Each tick is claimed in Redis (SET NX) before it is enqueued, so it is enqueued once."""
 
 import logging
 import os
-import time
+import signal
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from multiprocessing import get_context
 
 from croniter import croniter
 from redis import Redis
 from rq.cron import CronJob, CronScheduler
 from rq.exceptions import StopRequested
 
-from jobs.core.connection import REDIS_DOWN, connect_redis, get_queue, redis_client_url
+from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.enqueue_policy import enqueue
 from jobs.core.settings import Settings
-from jobs.schedule import PeriodicJob, periodic_jobs
+from jobs.schedule import PeriodicJob
+from worker.children import child_process, keep_running
+from worker.stop_signals import STOP_SIGNALS
 
 log = logging.getLogger(__name__)
 
 # A claim outlives its tick by this and two periods, so a scheduler catching up after Redis was away finds it taken.
 SHORTEST_CLAIM_SECONDS = 60 * 60
-REDIS_RETRY_PAUSE = 5
-STOP_TIMEOUT = 10  # for the scheduler to stop on the worker's way out
 
 
 def claim_key(name: str, tick: datetime) -> str:
@@ -36,10 +35,27 @@ class ClaimingCronScheduler(CronScheduler):
     """Enqueues each tick once across all dynos, through the project's enqueue policy (RQ's own
     ``CronJob.enqueue`` claims nothing and has no retries)."""
 
+    stop_requested = False
+
     def __init__(self, connection: Redis, settings: Settings) -> None:
         super().__init__(connection=connection, logging_level=settings.log_level)
         self.settings = settings
         self.worker_pid = os.getppid()
+
+    def register_birth(self) -> None:
+        # start() calls this right after installing RQ's handlers, which raise StopRequested wherever the signal
+        # lands: inside a log call, logging's error handling swallowed it ("--- Logging error ---") and the stop was
+        # lost, until the worker killed this process 10 s later (seen under load in tests/test_periodic_jobs.py).
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self.stop_at_a_safe_point)
+        super().register_birth()
+
+    def stop_at_a_safe_point(self, signum: int, frame) -> None:
+        self.stop_requested = True
+        # In start()'s own loop (asleep until the next tick, say), its try ends it at once; anywhere deeper
+        # (a log line, a Redis call) heartbeat() does, at the end of this pass.
+        if frame is not None and frame.f_code is CronScheduler.start.__code__:
+            raise StopRequested()
 
     def enqueue_jobs(self) -> list[CronJob]:
         enqueue_time = datetime.now(UTC)
@@ -70,8 +86,8 @@ class ClaimingCronScheduler(CronScheduler):
         return self.connection.get(key) == self.name.encode()
 
     def heartbeat(self) -> None:
-        # The worker is gone without stopping us (SIGKILLed): do not schedule for a dyno with no worker.
-        if os.getppid() != self.worker_pid:
+        # Asked to stop; or the worker is gone without stopping us (SIGKILLed): do not schedule for a dyno with no worker.
+        if self.stop_requested or os.getppid() != self.worker_pid:
             raise StopRequested()
         super().heartbeat()
 
@@ -81,34 +97,12 @@ def run_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> None:
     scheduler = ClaimingCronScheduler(connect_redis(redis_client_url(settings)), settings)
     for job in jobs:
         scheduler.register(job.function, settings.queue_name, args=job.args, cron=job.cron, name=job.name)
-    with suppress(StopRequested):  # during the pause, or a second signal while handling the first
-        while True:
-            try:
-                # Returns when SIGTERM or SIGINT asked it to stop (its own handlers).
-                scheduler.start()
-                return
-            except REDIS_DOWN as error:
-                log.warning("periodic jobs wait for redis: next try in %d s (%s)", REDIS_RETRY_PAUSE, error)
-                time.sleep(REDIS_RETRY_PAUSE)
+    # start() returns when SIGTERM or SIGINT asked it to stop (its own handlers).
+    keep_running(scheduler.start, "periodic jobs", stopped=lambda: scheduler.stop_requested)
 
 
 @contextmanager
-def periodic_jobs_scheduler(settings: Settings, enabled: bool = True) -> Iterator[None]:
-    jobs = periodic_jobs(settings) if enabled else []
-    if not jobs:
-        yield
-        return
+def periodic_jobs_scheduler(settings: Settings, jobs: list[PeriodicJob]) -> Iterator[None]:
     log.info("periodic jobs: %s", ", ".join(f"{job.name} ({job.cron})" for job in jobs))
-    process = get_context("fork").Process(target=run_scheduler, args=(settings, jobs), name="periodic jobs")
-    process.start()
-    try:
+    with child_process("periodic jobs' scheduler", run_scheduler, settings, jobs):
         yield
-    finally:
-        # On Heroku the scheduler has its own SIGTERM and is usually gone by now.
-        if process.is_alive():
-            process.terminate()
-        process.join(STOP_TIMEOUT)
-        if process.is_alive():
-            log.warning("periodic jobs' scheduler did not stop in %d s; killing it", STOP_TIMEOUT)
-            process.kill()
-            process.join()

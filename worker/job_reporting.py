@@ -1,5 +1,5 @@
 """What the worker tells the logs and Sentry about each job. sentry-sdk's RQ integration never sees a
-killed work-horse or an abandoned job (no exception is raised); these report them (README "Sentry")."""
+killed work-horse or an abandoned job (no exception is raised); these report them (docs/operating.md "Sentry")."""
 
 import logging
 import os

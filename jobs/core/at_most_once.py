@@ -1,20 +1,20 @@
 """``@at_most_once``: a side effect (an email, a charge) happens at most once per job id, though RQ runs a
-job at least once. README "Guarantees" explains the done marker, the claim, and the one gap no guard closes."""
+job at least once. docs/guarantees.md explains the done marker, the claim, and the one gap no guard closes."""
 
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from redis import Redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry as RedisRetry
+from redis import Redis, RedisError
 from rq import Queue, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from jobs.core.connection import REDIS_DOWN
+from jobs.core.connection import is_outage, redis_problem
+from jobs.core.enqueue_policy import FAILURE_TTL
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,22 @@ DONE_FIELD = "fibtastic_done_at"
 CLAIM_MARGIN = 60
 # A job enqueued with job_timeout=-1 (no timeout) has no such bound.
 CLAIM_TTL_WITHOUT_TIMEOUT = 24 * 60 * 60
-# Once the side effect took place, only the marker stops a rerun repeating it: keep trying through a
-# Redis restart or failover (about 40 s in all).
-DONE_MARKER_WRITE_RETRY = RedisRetry(ExponentialBackoff(cap=5, base=0.25), retries=12, supported_errors=REDIS_DOWN)
+# Once the side effect took place, only the marker stops a rerun repeating it: while Redis is away, keep
+# trying every few seconds for as long as the claim keeps other runs out.
+LONGEST_MARKER_PAUSE = 5
 
 # Records the side effect done only in a job that still exists: an HSET on a job deleted meanwhile would leave a
 # hash with nothing but the marker, and no TTL (RQ guards its heartbeat against the same, rq/rq#1450).
+# A full Redis (noeviction) refuses the HSET; RENAME and EXPIRE need no memory, so this run's claim becomes a
+# marker key of its own instead, kept as long as a failed job, and the email is still never sent twice.
 _MARK_DONE = """
-if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end
-return -1
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+local stored = redis.pcall('hset', KEYS[1], ARGV[1], ARGV[2])
+if type(stored) == 'number' then return 1 end
+if redis.call('get', KEYS[2]) ~= ARGV[3] then return stored end
+redis.call('rename', KEYS[2], KEYS[3])
+redis.call('expire', KEYS[3], ARGV[4])
+return 2
 """
 
 # Deletes the claim only if it holds this worker name and, unless ARGV[2] is empty (the whole worker died), this pid.
@@ -57,15 +64,39 @@ def claim_key(job_id: str) -> str:
     return f"fibtastic:once:claim:{job_id}"
 
 
+def done_key(job_id: str) -> str:
+    """The marker a run leaves when Redis was full as it recorded the side effect (``_MARK_DONE``)."""
+    return f"fibtastic:once:done:{job_id}"
+
+
 def is_done(connection: Redis, job_id: str) -> bool:
     """Whether a run of ``job_id`` recorded its side effect done."""
-    return bool(connection.hexists(Job.key_for(job_id), DONE_FIELD))
+    with connection.pipeline(transaction=False) as pipeline:  # one round trip
+        in_job, on_its_own = pipeline.hexists(Job.key_for(job_id), DONE_FIELD).exists(done_key(job_id)).execute()
+    return bool(in_job or on_its_own)
 
 
-def mark_done(connection: Redis, job_id: str, done_at: str) -> bool:
-    """Record in the job ``job_id`` that its side effect took place at ``done_at``; False if there is no such job."""
+def mark_done(connection: Redis, job_id: str, done_at: str, run: str = "") -> bool:
+    """Record in the job ``job_id`` that its side effect took place at ``done_at`` (if Redis is full, by turning
+    the claim of ``run`` into :func:`done_key`); False if there is no such job."""
     script = connection.register_script(_MARK_DONE)
-    return script(keys=[Job.key_for(job_id)], args=[DONE_FIELD, done_at]) != -1
+    keys = [Job.key_for(job_id), claim_key(job_id), done_key(job_id)]
+    return script(keys=keys, args=[DONE_FIELD, done_at, run, FAILURE_TTL]) != -1
+
+
+def record_done(connection: Redis, job_id: str, run: str, until: float) -> None:
+    """``mark_done``, tried again through a Redis outage until the monotonic time ``until`` (then it raises)."""
+    pause = 0.25
+    while True:
+        try:
+            mark_done(connection, job_id, datetime.now(UTC).isoformat(), run)
+            return
+        except RedisError as error:
+            if not is_outage(error) or time.monotonic() + pause >= until:
+                raise
+            log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job_id, redis_problem(error))
+        time.sleep(pause)
+        pause = min(pause * 2, LONGEST_MARKER_PAUSE)
 
 
 def owner(worker_name: str, pid: int) -> str:
@@ -109,18 +140,16 @@ def at_most_once(function: Callable[..., dict]) -> Callable[..., dict]:
             log.info("already done, not running again job_id=%s", job.id)
             return {"already_done": True}
         worker_name = job.worker_name or "-"
-        if not connection.set(claim_key(job.id), owner(worker_name, os.getpid()), nx=True, ex=claim_ttl(job)):
+        run = owner(worker_name, os.getpid())
+        claim_ends = time.monotonic() + claim_ttl(job)
+        if not connection.set(claim_key(job.id), run, nx=True, ex=claim_ttl(job)):
             raise AnotherRunIsRunning(AnotherRunIsRunning.user_message)
         try:
             result = function(*args, **kwargs)
         except BaseException:
             release(connection, job.id, worker_name, os.getpid())
             raise
-        done_at = datetime.now(UTC).isoformat()
-        DONE_MARKER_WRITE_RETRY.call_with_retry(
-            lambda: mark_done(connection, job.id, done_at),
-            lambda error: log.warning("could not record that the job is done yet, retrying job_id=%s error=%s", job.id, error),
-        )
+        record_done(connection, job.id, run, until=claim_ends)
         return result
 
     return guarded

@@ -6,10 +6,27 @@ import redis.exceptions
 from redis import Redis
 from rq import Queue
 
+from jobs.core.redis_memory import is_redis_full
 from jobs.core.settings import Settings
 
-# Redis down, restarting or unreachable: an outage to wait out, not a bug.
+# Redis down, restarting, unreachable, or refusing connections at its plan's limit ("max number of clients
+# reached" is a ConnectionError): an outage to wait out, not a bug.
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Redis down or refusing connections, read-only (after a failover, the old primary until we reconnect), or
+    full (noeviction, Heroku's default, refuses writes until memory frees): to wait out, not a bug."""
+    return isinstance(error, (*REDIS_DOWN, redis.exceptions.ReadOnlyError)) or is_redis_full(error)
+
+
+def redis_problem(error: BaseException) -> str:
+    """One line saying what is wrong with Redis and what to do, for the logs."""
+    if is_redis_full(error):
+        return f"redis is full: it refuses writes until memory frees ({error}; docs/redis-plans.md)"
+    if "max number of clients" in str(error):
+        return f"redis refused a connection: its plan's connection limit is reached ({error}; docs/redis-plans.md)"
+    return f"{type(error).__name__}: {error}{certificate_hint(error)}"
 
 
 def redis_client_url(settings: Settings) -> str:
@@ -43,7 +60,7 @@ class FibTasticQueue(Queue):
     """RQ's Queue, with a maintenance lock that a killed worker cannot hold for long.
 
     RQ's lock lasts 899 s: a worker SIGKILLed during a maintenance pass (milliseconds) would stop
-    abandoned jobs being retried for 15 minutes, against README "Guarantees"' two.
+    abandoned jobs being retried for 15 minutes, against the two of docs/guarantees.md.
     Upstream: https://github.com/rq/rq/issues/2005; `make upstream-check` says when RQ's own lock is as short (tests/test_worker.py).
     """
 

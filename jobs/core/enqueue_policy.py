@@ -21,7 +21,7 @@ from jobs.core.settings import Settings
 # How long a job stays in Redis once it ends, and with it its status page, its Idempotency-Key and its
 # @at_most_once record; RQ's results stream (rq:results:<id>, about 4.7 KB even for one small entry) lives
 # exactly as long, since RQ 3.0 writes it on every success with the job's result_ttl and only result_ttl=0
-# (the job deleted at once) skips it. README "Capacity" has what the plans hold with these.
+# (the job deleted at once) skips it. docs/redis-plans.md has what the plans hold with these.
 # A finished job: an hour. Its page polls until the job ends, at most ~15 minutes through every retry, and
 # an hour after that the link still works; Redis then holds one hour of sent jobs, so mini holds 20,000 a
 # day with room for a busy hour (kept a day, jobs filled mini at under 3,000 a day).

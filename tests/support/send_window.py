@@ -1,7 +1,7 @@
 """A guarded job claims its run (``fibtastic:once:claim:<id>``, holding
 ``<worker name>/<pid>``) before talking to the provider and records it done
 (``fibtastic_done_at`` in the job's hash) once the provider accepts. A SIGKILL between the
-two is README "Guarantees"' at-least-once window: tests that promise one email
+two is the at-least-once window of docs/guarantees.md: tests that promise one email
 under SIGKILL avoid it."""
 
 from __future__ import annotations

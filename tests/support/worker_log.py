@@ -11,8 +11,15 @@ def waiting_for_redis_lines(output: str) -> list[str]:
 
 
 # What a worker logs when it finds Redis gone: RQ's own line while it waits
-# for a job, ours while it runs one, waits to start again, or after RQ gave up.
-REDIS_LOST = ("could not connect to Redis", "redis unreachable", 'msg="waiting for redis', "lost redis")
+# for a job, ours while it runs one (or has just sent its email and cannot
+# record it yet), waits to start again, or after RQ gave up.
+REDIS_LOST = (
+    "could not connect to Redis",
+    "redis unreachable",
+    "could not record that the job is done yet",
+    'msg="waiting for redis',
+    "lost redis",
+)
 
 
 def redis_lost_lines(output: str) -> list[str]:
