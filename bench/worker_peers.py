@@ -17,7 +17,7 @@ from rq import Worker
 from bench import harness
 from bench.harness import SENDGRID_DELAY, running
 from jobs.core.connection import connect_redis
-from jobs.core.mail.compose import to_mime
+from jobs.core.mail.smtp import to_mime
 from jobs.core.settings import Settings
 from jobs.email_content import fibonacci_email
 from jobs.fibonacci import fibonacci

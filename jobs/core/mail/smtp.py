@@ -6,6 +6,8 @@ import os
 import smtplib
 import socket
 import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
 from jobs.core.mail import (
@@ -17,7 +19,18 @@ from jobs.core.mail import (
     RecipientRefused,
     TransientMailError,
 )
-from jobs.core.mail.compose import to_mime
+
+
+def to_mime(email: OutgoingEmail) -> EmailMessage:
+    """The email as a MIME message with a plain-text and an HTML part."""
+    message = EmailMessage()
+    message["From"] = email.sender
+    message["To"] = email.recipient
+    message["Subject"] = email.subject
+    message["Message-ID"] = make_msgid(domain="fibtastic")
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
 
 
 class SmtpMailer:
