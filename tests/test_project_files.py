@@ -145,7 +145,8 @@ def test_only_one_dependency_manifest_and_no_committed_virtualenv():
     # Heroku refuses a build with more than one of these.
     present = {name for name in ("requirements.txt", "Pipfile.lock", "poetry.lock", "uv.lock") if (ROOT / name).exists()}
     assert present == {"requirements.txt"}
-    assert ".venv/" in (ROOT / ".gitignore").read_text().split()
+    # ".venv", not ".venv/": a .venv that is a link to another checkout's is ignored too.
+    assert ".venv" in (ROOT / ".gitignore").read_text().split()
     if (ROOT / ".git").exists():  # Heroku CI's test dyno has no .git
         tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
         assert not [path for path in tracked if "pyvenv.cfg" in path or "/site-packages/" in path]
