@@ -149,7 +149,7 @@ def test_only_one_dependency_manifest_and_no_committed_virtualenv():
     assert ".venv" in (ROOT / ".gitignore").read_text().split()
     if (ROOT / ".git").exists():  # Heroku CI's test dyno has no .git
         tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-        assert not [path for path in tracked if "pyvenv.cfg" in path or "/site-packages/" in path]
+        assert not [path for path in tracked if "pyvenv.cfg" in path or "/site-packages/" in path or path == ".venv"]
 
 
 @pytest.mark.parametrize(
