@@ -17,6 +17,7 @@ import os
 import secrets
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -80,12 +81,10 @@ def database_of_worker(url: str, worker_id: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
 
 
-@pytest.fixture
-def tls_redis_server():
-    """A Redis of its own that serves as Heroku Key-Value Store does: TLS only,
-    with a self-signed certificate, and a password ("p" and 64 hex digits,
-    the shape of Heroku's). Its ``url`` is a ``rediss://:<password>@...``."""
-    server = RedisServer(tls=True, password="p" + secrets.token_hex(32))
+def heroku_like_redis(plan: str | None = None) -> Iterator[RedisServer]:
+    """A Redis of its own that serves as Heroku Key-Value Store does: TLS only, with a self-signed
+    certificate, and a password ("p" and 64 hex digits, the shape of Heroku's); with ``plan``, its limits."""
+    server = RedisServer(tls=True, password="p" + secrets.token_hex(32), plan=plan)
     try:
         server.start()
     except TlsUnsupported as error:
@@ -93,20 +92,18 @@ def tls_redis_server():
         pytest.skip(f"{error}: the TLS tests need a redis-server built with TLS (Debian's: apt-get install redis-server)")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def tls_redis_server():
+    """Its ``url`` is a ``rediss://:<password>@...``, as Heroku gives it."""
+    yield from heroku_like_redis()
 
 
 @pytest.fixture
 def mini_redis():
-    """A Redis of its own as app.json provisions it (heroku-redis:mini): TLS, a
-    password, 20 connections, 25 MB and noeviction. ``fill()`` makes it full."""
-    server = RedisServer(tls=True, password="p" + secrets.token_hex(32), plan="mini")
-    try:
-        server.start()
-    except TlsUnsupported as error:
-        server.stop()
-        pytest.skip(f"{error}: the TLS tests need a redis-server built with TLS (Debian's: apt-get install redis-server)")
-    yield server
-    server.stop()
+    """As app.json provisions it (heroku-redis:mini): 20 connections, 25 MB and noeviction. ``fill()`` makes it full."""
+    yield from heroku_like_redis("mini")
 
 
 @pytest.fixture
