@@ -2,7 +2,6 @@
 (https://docs.gunicorn.org/en/stable/settings.html; Heroku's: https://github.com/heroku/python-getting-started/blob/main/gunicorn.conf.py)."""
 
 import sys
-from contextlib import suppress
 
 from jobs.core.settings import ConfigurationError, load_settings
 
@@ -75,12 +74,8 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """Each process opens its Redis connection as it starts, not at its first request, so a worker dyno sizing its
-    pool to the plan's connections counts it (docs/redis-plans.md). Redis away: the first request connects instead.
+    """Each process opens its Redis connection as it starts, not at its first request (web/app_resources.py).
     https://docs.gunicorn.org/en/stable/settings.html#post-worker-init"""
-    from redis.exceptions import RedisError
-
     from web import app_resources
 
-    with worker.wsgi.app_context(), suppress(RedisError):
-        app_resources.redis().ping()
+    app_resources.connect_now(worker.wsgi)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from redis import Redis
 from jobs.core.connection import connect_redis, get_queue, redis_client_url
 from jobs.core.settings import Settings
 from jobs.tasks import enqueue_fibonacci_email
-from tests.support.processes import PROJECT_ROOT, Process, environment_for, free_port, port_is_open, wait_for
+from tests.support.processes import PROJECT_ROOT, Process, environment_for, free_port, wait_for
 from tests.support.procfile import read_procfile, start_process_type
 from tests.support.redis_server import RedisServer
 
@@ -67,8 +69,21 @@ def start_web(settings: Settings, name: str, app: str | None = None, **env: str)
     if app is not None:
         command = command.replace('"web:create_app()"', f'"{app}"')
     process = Process(["bash", "-c", "exec " + command], environment, LOGS / f"{name}.log")
-    wait_for(lambda: port_is_open(port), timeout=30, what=f"{name} on port {port}")
+    wait_for(lambda: answers_http(process, port), timeout=30, what=f"{name} on port {port}")
     return process, port
+
+
+def answers_http(process: Process, port: int) -> bool:
+    """True once gunicorn's workers answer (gunicorn's master listens before they boot, and exits if they cannot)."""
+    if process.popen.poll() is not None:
+        raise RuntimeError(f"gunicorn exited at start:\n{process.output()[-3000:]}")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any answer: the bare peer has no "/"
+    except OSError:
+        return False
 
 
 def start_worker(kind: str, settings: Settings, name: str, **env: str) -> Process:

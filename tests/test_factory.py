@@ -1,9 +1,10 @@
 """The app factory itself (like flaskr's test_factory)."""
 
 import pytest
+from flask import Flask
 
 from jobs.core.settings import ConfigurationError
-from web import create_app
+from web import app_resources, create_app
 
 
 def test_config_is_not_testing_by_default(monkeypatch, redis_url):
@@ -48,3 +49,17 @@ def test_every_page_has_security_headers(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_each_process_opens_its_redis_connection_as_it_starts(app, redis_conn):
+    # gunicorn.conf.py's post_worker_init: a worker dyno sizing its pool to the plan counts this connection.
+    before = len(redis_conn.client_list())
+    app_resources.connect_now(app)
+    assert len(redis_conn.client_list()) == before + 1
+
+
+def test_an_app_create_app_did_not_build_has_no_connection_to_open(redis_conn):
+    # bench/apps.py's bare Flask + RQ peer is served under the same gunicorn.conf.py.
+    before = len(redis_conn.client_list())
+    app_resources.connect_now(Flask(__name__))
+    assert len(redis_conn.client_list()) == before
